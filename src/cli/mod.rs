@@ -1,0 +1,48 @@
+//! Command-line definitions (clap) and the dispatch to each subcommand. Nothing
+//! else in the crate depends on this module.
+
+pub mod crds;
+pub mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Declarative model routing for LLM gateways.
+#[derive(Debug, Parser)]
+#[command(name = "switchyard", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check manifests offline and report every problem with file:line:col.
+    Validate(validate::Args),
+    /// Print (or write) the CustomResourceDefinitions and editor JSON Schemas.
+    Crds(crds::Args),
+}
+
+/// Output format of commands that print results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum Output {
+    /// Human-readable text.
+    #[default]
+    Text,
+    /// Machine-readable JSON.
+    Json,
+}
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// Errors that should end the process with exit code 1 and a message.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => validate::run(&args),
+        Command::Crds(args) => crds::run(&args),
+    }
+}

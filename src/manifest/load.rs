@@ -1,0 +1,315 @@
+//! Inputs -> documents -> validated desired state.
+//!
+//! Accepts files, directories (walked recursively for `*.yaml`/`*.yml`, sorted, with
+//! symlink loops detected) and `-` for stdin. Every problem in every file is
+//! collected; nothing is returned as valid unless the whole set is.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::convert::{Converted, Object, convert};
+use super::diagnostic::Diagnostic;
+use super::schema_check::Issue;
+use super::yaml::{Node, parse_documents};
+use crate::model::validate::{ExternalNames, validate_set};
+use crate::model::{DesiredState, FieldPath};
+
+/// Largest manifest file accepted, in bytes.
+pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// One input file's bytes and the name used in diagnostics.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Display name (path as given, or `<stdin>`).
+    pub name: String,
+    /// Raw content.
+    pub bytes: Vec<u8>,
+}
+
+/// A document that converted cleanly.
+#[derive(Debug, Clone)]
+pub struct LoadedDocument {
+    /// Index into [`Loaded::files`].
+    pub file: usize,
+    /// The YAML tree (for positions).
+    pub root: Node,
+    /// Kind, metadata and object.
+    pub converted: Converted,
+}
+
+/// A valid set of manifests.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// File names, in load order.
+    pub files: Vec<String>,
+    /// Every document, indexed by [`crate::model::Origin::doc`].
+    pub documents: Vec<LoadedDocument>,
+    /// The desired state.
+    pub state: DesiredState,
+}
+
+impl Loaded {
+    /// The kinds present in the input (what `--prune` may delete).
+    #[must_use]
+    pub fn kinds(&self) -> std::collections::BTreeSet<super::crd::Kind> {
+        self.documents.iter().map(|d| d.converted.kind).collect()
+    }
+}
+
+/// Loads and validates everything under `inputs` (`-` = stdin).
+///
+/// # Errors
+/// Every problem found, sorted by file, line and column.
+pub fn load_paths(inputs: &[PathBuf]) -> Result<Loaded, Vec<Diagnostic>> {
+    load_paths_with(inputs, &ExternalNames::default())
+}
+
+/// Like [`load_paths`], with names known to exist on the live gateway.
+///
+/// # Errors
+/// Every problem found.
+pub fn load_paths_with(inputs: &[PathBuf], external: &ExternalNames) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut sources = Vec::new();
+    let mut seen = HashSet::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            match read_limited(std::io::stdin().lock()) {
+                Ok(bytes) => sources.push(Source { name: "<stdin>".into(), bytes }),
+                Err(msg) => diags.push(file_error("<stdin>", msg)),
+            }
+            continue;
+        }
+        let mut stack = Vec::new();
+        collect(input, true, &mut stack, &mut seen, &mut sources, &mut diags);
+    }
+    if !diags.is_empty() {
+        diags.sort();
+        return Err(diags);
+    }
+    load_sources_with(sources, external)
+}
+
+/// Loads and validates in-memory sources.
+///
+/// # Errors
+/// Every problem found.
+pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, Vec<Diagnostic>> {
+    load_sources_with(sources, &ExternalNames::default())
+}
+
+/// Loads and validates in-memory sources with names known to exist live.
+///
+/// # Errors
+/// Every problem found.
+pub fn load_sources_with(sources: Vec<Source>, external: &ExternalNames) -> Result<Loaded, Vec<Diagnostic>> {
+    let mut diags = Vec::new();
+    let mut files = Vec::new();
+    // (file index, root, converted) for every document, valid or not.
+    let mut docs: Vec<(usize, Node, Option<Converted>)> = Vec::new();
+    for source in sources {
+        let file = files.len();
+        files.push(source.name.clone());
+        let text = match String::from_utf8(source.bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+                let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+                let col = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+                diags.push(Diagnostic {
+                    file: source.name,
+                    line,
+                    column: col,
+                    path: None,
+                    message: format!("file is not valid UTF-8 (invalid byte at offset {})", valid.len()),
+                    expected: Some("a UTF-8 encoded YAML file".into()),
+                    hint: None,
+                });
+                continue;
+            }
+        };
+        let parsed = match parse_documents(&text) {
+            Ok(d) => d,
+            Err(e) => {
+                diags.push(Diagnostic {
+                    file: source.name,
+                    line: e.mark.line,
+                    column: e.mark.col,
+                    path: None,
+                    message: e.message,
+                    expected: None,
+                    hint: None,
+                });
+                continue;
+            }
+        };
+        for d in parsed {
+            let doc_index = docs.len();
+            let mut issues: Vec<Issue> = Vec::new();
+            let converted = convert(doc_index, &d.root, &mut issues);
+            diags.extend(issues.into_iter().map(|i| issue_to_diag(&files[file], i)));
+            docs.push((file, d.root, converted));
+        }
+    }
+    if docs.is_empty() && diags.is_empty() {
+        let name = if files.is_empty() { "(input)".to_owned() } else { files.join(", ") };
+        diags.push(file_error(&name, "no switchyard documents found".into()));
+    }
+
+    let mut state = DesiredState::default();
+    for (_, _, c) in &docs {
+        match c.as_ref().map(|c| &c.object) {
+            Some(Object::Provider(p)) => state.providers.push(p.clone()),
+            Some(Object::ModelRoute(r)) => state.routes.push(r.clone()),
+            Some(Object::SmartModel(s)) => state.smart_models.push(s.clone()),
+            None => {}
+        }
+    }
+    // Set-level rules only make sense once every document converted; otherwise
+    // references into broken documents would produce noise.
+    if diags.is_empty() {
+        for v in validate_set(&state, external) {
+            let (file, root, _) = &docs[v.doc];
+            let mark = root.locate(&v.path);
+            let mut message = v.message;
+            if let Some((rdoc, rpath)) = &v.related {
+                let (rfile, rroot, _) = &docs[*rdoc];
+                let rmark = rroot.locate(rpath);
+                message.push_str(&format!(" (first declared at {}:{}:{})", files[*rfile], rmark.line, rmark.col));
+            }
+            diags.push(Diagnostic {
+                file: files[*file].clone(),
+                line: mark.line,
+                column: mark.col,
+                path: Some(v.path.to_string()),
+                message,
+                expected: v.expected,
+                hint: v.hint,
+            });
+        }
+    }
+    if !diags.is_empty() {
+        diags.sort();
+        diags.dedup();
+        return Err(diags);
+    }
+    let documents = docs
+        .into_iter()
+        .filter_map(|(file, root, c)| c.map(|converted| LoadedDocument { file, root, converted }))
+        .collect();
+    Ok(Loaded { files, documents, state })
+}
+
+fn issue_to_diag(file: &str, i: Issue) -> Diagnostic {
+    Diagnostic {
+        file: file.to_owned(),
+        line: i.mark.line,
+        column: i.mark.col,
+        path: Some(if i.path == FieldPath::root() { "(document)".into() } else { i.path.to_string() }),
+        message: i.message,
+        expected: i.expected,
+        hint: i.hint,
+    }
+}
+
+fn file_error(name: &str, message: String) -> Diagnostic {
+    Diagnostic { file: name.to_owned(), line: 0, column: 0, path: None, message, expected: None, hint: None }
+}
+
+fn read_limited(reader: impl Read) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(None));
+    }
+    Ok(bytes)
+}
+
+fn too_big(size: Option<u64>) -> String {
+    #[expect(clippy::cast_precision_loss, reason = "display only")]
+    let shown = size.map_or_else(|| "more than 16 MiB".to_owned(), |s| format!("{:.1} MiB", s as f64 / 1_048_576.0));
+    format!("file is {shown}, larger than the {} MiB limit for one manifest file", MAX_FILE_BYTES / 1_048_576)
+}
+
+fn is_yaml(p: &Path) -> bool {
+    matches!(p.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+}
+
+fn collect(
+    path: &Path,
+    explicit: bool,
+    ancestors: &mut Vec<PathBuf>,
+    seen: &mut HashSet<PathBuf>,
+    sources: &mut Vec<Source>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let shown = path.display().to_string();
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            let msg = if e.kind() == std::io::ErrorKind::NotFound {
+                "no such file or directory".to_owned()
+            } else {
+                format!("cannot read: {e}")
+            };
+            diags.push(file_error(&shown, msg));
+            return;
+        }
+    };
+    let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    if meta.is_dir() {
+        if ancestors.contains(&canonical) {
+            diags.push(file_error(
+                &shown,
+                format!("symlink loop: this directory leads back to {}", canonical.display()),
+            ));
+            return;
+        }
+        if !seen.insert(canonical.clone()) {
+            return;
+        }
+        let mut entries: Vec<PathBuf> = match std::fs::read_dir(path) {
+            Ok(rd) => rd.filter_map(Result::ok).map(|e| e.path()).collect(),
+            Err(e) => {
+                diags.push(file_error(&shown, format!("cannot read directory: {e}")));
+                return;
+            }
+        };
+        entries.sort();
+        let before = sources.len();
+        ancestors.push(canonical);
+        for entry in entries {
+            let is_dir = std::fs::metadata(&entry).map(|m| m.is_dir()).unwrap_or(false);
+            let is_link_loop = std::fs::symlink_metadata(&entry).map(|m| m.file_type().is_symlink()).unwrap_or(false)
+                && std::fs::metadata(&entry).is_err();
+            if is_link_loop {
+                diags.push(file_error(&entry.display().to_string(), "broken or looping symlink".into()));
+            } else if is_dir || is_yaml(&entry) {
+                collect(&entry, false, ancestors, seen, sources, diags);
+            }
+        }
+        ancestors.pop();
+        if explicit && sources.len() == before && diags.is_empty() {
+            diags.push(file_error(&shown, "no *.yaml or *.yml files found in this directory".into()));
+        }
+        return;
+    }
+    if !explicit && !is_yaml(path) {
+        return;
+    }
+    if !seen.insert(canonical) {
+        return;
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        diags.push(file_error(&shown, too_big(Some(meta.len()))));
+        return;
+    }
+    match std::fs::File::open(path).map_err(|e| format!("cannot read: {e}")).and_then(read_limited) {
+        Ok(bytes) => sources.push(Source { name: shown, bytes }),
+        Err(msg) => diags.push(file_error(&shown, msg)),
+    }
+}
