@@ -165,9 +165,8 @@ pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>
                     if node.get(r).is_none() {
                         let expected = props
                             .and_then(|p| p.get(r))
-                            .and_then(|s| s.get("description"))
-                            .and_then(Value::as_str)
-                            .map(str::to_owned);
+                            .map(|s| expected_for(&types_of(s)))
+                            .filter(|e| !e.is_empty());
                         out.push(Issue {
                             path: path.key(r),
                             mark: node.mark,

@@ -238,9 +238,13 @@ pub fn parse_documents(src: &str) -> Result<Vec<Document>, YamlError> {
     let mut nodes = 0usize;
 
     while let Some(ev) = parser.next_event() {
-        let (event, span) = ev.map_err(|e| YamlError {
-            mark: Mark { line: e.marker().line(), col: e.marker().col() + 1 },
-            message: format!("invalid YAML: {}", e.info()),
+        let (event, span) = ev.map_err(|e| {
+            let mark = Mark { line: e.marker().line(), col: e.marker().col() + 1 };
+            if e.info().contains("recursion limit") {
+                depth_error(mark)
+            } else {
+                YamlError { mark, message: format!("invalid YAML: {}", e.info()) }
+            }
         })?;
         let mark = mark_of(&span);
         let completed: Option<(Node, usize)> = match event {
@@ -402,6 +406,13 @@ mod tests {
     fn deep_nesting_is_refused_without_recursion() {
         let src = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         let err = parse_documents(&src).unwrap_err();
+        assert!(err.message.contains("deeper than 128"), "{}", err.message);
+        let mut block = String::new();
+        for i in 0..10_000 {
+            block.push_str(&" ".repeat(i));
+            block.push_str("a:\n");
+        }
+        let err = parse_documents(&block).unwrap_err();
         assert!(err.message.contains("deeper than 128"), "{}", err.message);
     }
 

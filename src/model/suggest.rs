@@ -27,7 +27,12 @@ where
     let limit = (input.chars().count() / 3).max(1) + 1;
     candidates
         .into_iter()
-        .map(|c| (edit_distance(&lower, &c.to_ascii_lowercase()), c))
+        .map(|c| {
+            let cl = c.to_ascii_lowercase();
+            // A truncated name (`maxWait` for `maxWaitSecs`) counts as a near miss.
+            let prefix = lower.len() >= 3 && (cl.starts_with(&lower) || lower.starts_with(&cl));
+            (if prefix { 1 } else { edit_distance(&lower, &cl) }, c)
+        })
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
@@ -50,6 +55,7 @@ mod tests {
         assert_eq!(did_you_mean("targts", fields), Some("targets"));
         assert_eq!(did_you_mense_case(), Some("bareAlias"));
         assert_eq!(did_you_mean("zzzzzzzz", fields), None);
+        assert_eq!(did_you_mean("maxWait", ["count", "maxWaitSecs"]), Some("maxWaitSecs"));
     }
 
     fn did_you_mense_case() -> Option<&'static str> {
