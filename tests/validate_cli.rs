@@ -3,6 +3,8 @@
 //! file next to it (regenerate with `SWITCHYARD_BLESS=1 cargo test --test validate_cli`,
 //! then review the diff).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -161,7 +163,9 @@ fn a_50_mb_file_is_refused_quickly_without_reading_it() {
 fn a_10000_level_nested_document_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("deep.yaml");
-    let mut text = String::from("apiVersion: switchyard.dev/v1alpha1\nkind: Provider\nmetadata: {name: p}\nspec:\n  settings:\n    x: ");
+    let mut text = String::from(
+        "apiVersion: switchyard.dev/v1alpha1\nkind: Provider\nmetadata: {name: p}\nspec:\n  settings:\n    x: ",
+    );
     text.push_str(&"[".repeat(10_000));
     text.push_str(&"]".repeat(10_000));
     text.push('\n');

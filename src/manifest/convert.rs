@@ -13,15 +13,16 @@ use super::crd::{
 use super::de::from_node;
 use super::schema_check::{Issue, check};
 use super::yaml::{Mark, Node, NodeKind};
-use crate::model::limits::{MAX_IN_FLIGHT, REQUEST_TIMEOUT_SECS, RETRY_ON_429_COUNT, RETRY_ON_429_MAX_WAIT_SECS, STREAM_IDLE_TIMEOUT_SECS};
+use crate::model::limits::{
+    MAX_IN_FLIGHT, REQUEST_TIMEOUT_SECS, RETRY_ON_429_COUNT, RETRY_ON_429_MAX_WAIT_SECS, STREAM_IDLE_TIMEOUT_SECS,
+};
 use crate::model::names::{
     K8S_NAME_EXPECTED, check_alias, check_base_url, check_env_name, check_k8s_name, check_secret_key, check_token,
 };
 use crate::model::suggest::did_you_mean;
 use crate::model::validate::check_breakpoints;
 use crate::model::{
-    Enablement, FieldPath, ModelRoute, Origin, Provider, RouteOptions, SecretRef, Slot, SmartModel,
-    Target,
+    Enablement, FieldPath, ModelRoute, Origin, Provider, RouteOptions, SecretRef, Slot, SmartModel, Target,
 };
 
 /// Settings key where the reconciler keeps the hash of a provider's API key.
@@ -94,10 +95,11 @@ pub struct Converted {
 /// could not be turned into an object.
 pub fn convert(doc: usize, root: &Node, issues: &mut Vec<Issue>) -> Option<Converted> {
     let before = issues.len();
-    let push = |issues: &mut Vec<Issue>, path: FieldPath, message: String, expected: Option<String>, hint: Option<String>| {
-        let mark = root.locate(&path);
-        issues.push(Issue { path, mark, message, expected, hint });
-    };
+    let push =
+        |issues: &mut Vec<Issue>, path: FieldPath, message: String, expected: Option<String>, hint: Option<String>| {
+            let mark = root.locate(&path);
+            issues.push(Issue { path, mark, message, expected, hint });
+        };
     let NodeKind::Map(entries) = &root.kind else {
         push(
             issues,
@@ -193,16 +195,17 @@ pub fn convert(doc: usize, root: &Node, issues: &mut Vec<Issue>) -> Option<Conve
                 if let Err(msg) = check_k8s_name(&m.name) {
                     push(issues, FieldPath::parse("metadata.name"), msg, Some(K8S_NAME_EXPECTED.into()), None);
                 }
-                if let Some(v) = m.annotations.get(PROTECTED_ANNOTATION) {
-                    if v != "true" && v != "false" {
-                        push(
-                            issues,
-                            FieldPath::parse("metadata.annotations").key(PROTECTED_ANNOTATION),
-                            format!("annotation value {v:?} is not a boolean string"),
-                            Some("\"true\" or \"false\"".into()),
-                            None,
-                        );
-                    }
+                if let Some(v) = m.annotations.get(PROTECTED_ANNOTATION)
+                    && v != "true"
+                    && v != "false"
+                {
+                    push(
+                        issues,
+                        FieldPath::parse("metadata.annotations").key(PROTECTED_ANNOTATION),
+                        format!("annotation value {v:?} is not a boolean string"),
+                        Some("\"true\" or \"false\"".into()),
+                        None,
+                    );
                 }
                 Some(m)
             }
@@ -222,15 +225,23 @@ pub fn convert(doc: usize, root: &Node, issues: &mut Vec<Issue>) -> Option<Conve
     let kind = kind?;
     let spec_path = FieldPath::parse("spec");
     let Some(spec) = root.get("spec") else {
-        push(issues, spec_path, "missing required field `spec`".into(), Some(format!("the {} spec", kind.as_str())), None);
+        push(
+            issues,
+            spec_path,
+            "missing required field `spec`".into(),
+            Some(format!("the {} spec", kind.as_str())),
+            None,
+        );
         return None;
     };
 
     // Inline secrets are refused before anything else reads the value.
-    if kind == Kind::Provider {
-        if let Some((key_node, value)) = spec.entry("apiKey") {
-            if matches!(value.kind, NodeKind::Scalar { .. }) && !value.is_null() {
-                issues.push(Issue {
+    if kind == Kind::Provider
+        && let Some((key_node, value)) = spec.entry("apiKey")
+        && matches!(value.kind, NodeKind::Scalar { .. })
+        && !value.is_null()
+    {
+        issues.push(Issue {
                     path: spec_path.key("apiKey"),
                     mark: key_node.mark,
                     message: "inline secret values are not allowed (the value was not read into any output)".into(),
@@ -240,9 +251,7 @@ pub fn convert(doc: usize, root: &Node, issues: &mut Vec<Issue>) -> Option<Conve
                             .into(),
                     ),
                 });
-                return None;
-            }
-        }
+        return None;
     }
 
     let schema_errors = issues.len();
@@ -320,7 +329,11 @@ impl Sink<'_> {
     fn token(&mut self, path: FieldPath, s: &str, alias: bool) {
         let r = if alias { check_alias(s) } else { check_token(s) };
         if let Err(msg) = r {
-            let expected = if alias { "a name without '/', whitespace or control characters" } else { "a name without whitespace or control characters" };
+            let expected = if alias {
+                "a name without '/', whitespace or control characters"
+            } else {
+                "a name without whitespace or control characters"
+            };
             self.fail_at(path, msg, Some(expected));
         }
     }
@@ -358,10 +371,10 @@ fn provider(doc: usize, meta: &Metadata, spec: ProviderSpec, protected: bool, s:
         }
         None => (meta.name.clone(), "metadata.name"),
     };
-    if let Some(url) = &spec.base_url {
-        if let Err(msg) = check_base_url(url) {
-            s.fail("spec.baseUrl", msg, Some("an http:// or https:// URL"));
-        }
+    if let Some(url) = &spec.base_url
+        && let Err(msg) = check_base_url(url)
+    {
+        s.fail("spec.baseUrl", msg, Some("an http:// or https:// URL"));
     }
     let api_key = spec.api_key.as_ref().and_then(|k| match (&k.from_env, &k.secret_key_ref) {
         (Some(var), None) => {
@@ -417,7 +430,12 @@ fn provider(doc: usize, meta: &Metadata, spec: ProviderSpec, protected: bool, s:
                         o.max_in_flight,
                         o.enabled,
                     );
-                    Enablement { model: o.name.clone(), bare_alias: o.bare_alias.unwrap_or(false), options, path_index: i }
+                    Enablement {
+                        model: o.name.clone(),
+                        bare_alias: o.bare_alias.unwrap_or(false),
+                        options,
+                        path_index: i,
+                    }
                 }
             }
         })
@@ -429,7 +447,11 @@ fn provider(doc: usize, meta: &Metadata, spec: ProviderSpec, protected: bool, s:
         auth_type: spec.auth_type.clone(),
         api_key,
         settings,
-        request_timeout_secs: s.range(FieldPath::parse("spec.requestTimeoutSecs"), spec.request_timeout_secs, REQUEST_TIMEOUT_SECS),
+        request_timeout_secs: s.range(
+            FieldPath::parse("spec.requestTimeoutSecs"),
+            spec.request_timeout_secs,
+            REQUEST_TIMEOUT_SECS,
+        ),
         stream_idle_timeout_secs: s.range(
             FieldPath::parse("spec.streamIdleTimeoutSecs"),
             spec.stream_idle_timeout_secs,

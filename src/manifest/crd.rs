@@ -5,6 +5,10 @@
 //! what the API server can check), and the editor JSON Schemas are derived from the
 //! same generated schema. Defaults are applied when converting to `model` types.
 
+// kube-derive's `printcolumn(name = .., type_ = ..)` repeats keys across columns, which
+// clippy mistakes for duplicated attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use kube::{CustomResource, CustomResourceExt, KubeSchema};
@@ -303,6 +307,7 @@ pub struct SmartModelSpec {
     pub slots: Vec<SmartSlot>,
     /// Token counts at which the slot floor rises; strictly ascending, positive.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(range(min = CONTEXT_BREAKPOINT_MIN, max = CONTEXT_BREAKPOINT_MAX)))]
     #[x_kube(validation = Rule::new("self.all(x, x > 0) && self.isSorted() && self.all(x, self.exists_one(y, y == x))").message("contextBreakpoints must be strictly ascending positive integers"))]
     pub context_breakpoints: Vec<i64>,
     /// How many characters of the request the determiner sees.
@@ -434,9 +439,8 @@ impl Kind {
 pub fn editor_schema(kind: Kind) -> serde_json::Value {
     let mut spec = kind.spec_schema();
     if kind == Kind::Provider {
-        let generator = schemars::generate::SchemaSettings::openapi3()
-            .with(|s| s.inline_subschemas = true)
-            .into_generator();
+        let generator =
+            schemars::generate::SchemaSettings::openapi3().with(|s| s.inline_subschemas = true).into_generator();
         let mut options = serde_json::to_value(generator.into_root_schema_for::<ModelOptions>()).unwrap_or_default();
         if let Some(obj) = options.as_object_mut() {
             for k in ["$schema", "title", "definitions", "$defs", "components"] {
@@ -482,9 +486,8 @@ pub fn editor_schema(kind: Kind) -> serde_json::Value {
 #[must_use]
 pub fn spec_schema(kind: Kind) -> &'static serde_json::Value {
     static CACHE: std::sync::OnceLock<[serde_json::Value; 3]> = std::sync::OnceLock::new();
-    let all = CACHE.get_or_init(|| {
-        Kind::ALL.map(|k| editor_schema(k).pointer("/properties/spec").cloned().unwrap_or_default())
-    });
+    let all = CACHE
+        .get_or_init(|| Kind::ALL.map(|k| editor_schema(k).pointer("/properties/spec").cloned().unwrap_or_default()));
     &all[kind as usize]
 }
 

@@ -1,6 +1,9 @@
 //! A serde `Deserializer` over [`Node`] that reports the exact position and field
 //! path of every error (unknown field, wrong type, missing field, bad enum value).
 
+// Errors are rare and carry a position, a path and texts; boxing them buys nothing.
+#![allow(clippy::result_large_err)]
+
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -65,8 +68,7 @@ impl de::Error for DeError {
     }
 
     fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        let mut e = Self::msg(format!("unknown field `{field}`"))
-            .with_expected(format!("one of {}", list(expected)));
+        let mut e = Self::msg(format!("unknown field `{field}`")).with_expected(format!("one of {}", list(expected)));
         if let Some(s) = did_you_mean(field, expected.iter().copied()) {
             e.hint = Some(format!("did you mean `{s}`?"));
         }
@@ -74,8 +76,7 @@ impl de::Error for DeError {
     }
 
     fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        let mut e = Self::msg(format!("unknown value `{variant}`"))
-            .with_expected(format!("one of {}", list(expected)));
+        let mut e = Self::msg(format!("unknown value `{variant}`")).with_expected(format!("one of {}", list(expected)));
         if let Some(s) = did_you_mean(variant, expected.iter().copied()) {
             e.hint = Some(format!("did you mean `{s}`?"));
         }
@@ -126,9 +127,9 @@ pub enum Path<'a> {
 }
 
 impl Path<'_> {
-    fn to_field_path(&self) -> FieldPath {
+    fn to_field_path(self) -> FieldPath {
         let mut segs = Vec::new();
-        let mut cur = self;
+        let mut cur = &self;
         let base = loop {
             match cur {
                 Path::Root(base) => break *base,
@@ -169,12 +170,13 @@ impl<'a> NodeDe<'a, '_> {
     }
 
     fn wrong(&self, expected: &str) -> DeError {
-        let mut e = DeError::msg(format!("wrong type: found {}", self.node.describe()))
-            .with_expected(expected.to_owned());
-        if let NodeKind::Scalar { value, plain: true } = &self.node.kind {
-            if expected == "a string" && !self.node.is_null() {
-                e.hint = Some(format!("quote it to make it a string: \"{value}\""));
-            }
+        let mut e =
+            DeError::msg(format!("wrong type: found {}", self.node.describe())).with_expected(expected.to_owned());
+        if let NodeKind::Scalar { value, plain: true } = &self.node.kind
+            && expected == "a string"
+            && !self.node.is_null()
+        {
+            e.hint = Some(format!("quote it to make it a string: \"{value}\""));
         }
         self.err(e)
     }
@@ -192,10 +194,11 @@ macro_rules! int_method {
         fn $name<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
             let i = self.int()?;
             let v = <$ty>::try_from(i).map_err(|_| {
-                self.err(
-                    DeError::msg(format!("integer `{i}` is out of range"))
-                        .with_expected(format!("an integer between {} and {}", <$ty>::MIN, <$ty>::MAX)),
-                )
+                self.err(DeError::msg(format!("integer `{i}` is out of range")).with_expected(format!(
+                    "an integer between {} and {}",
+                    <$ty>::MIN,
+                    <$ty>::MAX
+                )))
             })?;
             visitor.$visit(v).map_err(|e| self.err(e))
         }
@@ -283,11 +286,7 @@ impl<'de, 'p> de::Deserializer<'de> for NodeDe<'de, 'p> {
     }
 
     fn deserialize_unit<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
-        if self.node.is_null() {
-            visitor.visit_unit().map_err(|e| self.err(e))
-        } else {
-            Err(self.wrong("null"))
-        }
+        if self.node.is_null() { visitor.visit_unit().map_err(|e| self.err(e)) } else { Err(self.wrong("null")) }
     }
 
     fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, visitor: V) -> Result<V::Value, DeError> {

@@ -61,10 +61,10 @@ pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>
     }
     let Some(t) = types.iter().copied().find(|t| shape_matches(node, t)) else {
         let mut hint = None;
-        if types.contains(&"string") {
-            if let NodeKind::Scalar { value, plain: true } = &node.kind {
-                hint = Some(format!("quote it to make it a string: \"{value}\""));
-            }
+        if types.contains(&"string")
+            && let NodeKind::Scalar { value, plain: true } = &node.kind
+        {
+            hint = Some(format!("quote it to make it a string: \"{value}\""));
         }
         out.push(issue(format!("wrong type: found {}", node.describe()), Some(expected_for(&types)), hint));
         return;
@@ -107,28 +107,33 @@ pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>
         }
         ("string", NodeKind::Scalar { value, .. }) => {
             let len = value.chars().count();
-            if let Some(min) = schema.get("minLength").and_then(Value::as_u64) {
-                if (len as u64) < min {
-                    let msg = if len == 0 { "must not be empty".to_owned() } else { format!("is shorter than {min} characters") };
-                    out.push(issue(msg, Some(format!("a string of at least {min} character(s)")), None));
-                }
+            if let Some(min) = schema.get("minLength").and_then(Value::as_u64)
+                && (len as u64) < min
+            {
+                let msg =
+                    if len == 0 { "must not be empty".to_owned() } else { format!("is shorter than {min} characters") };
+                out.push(issue(msg, Some(format!("a string of at least {min} character(s)")), None));
             }
-            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64) {
-                if len as u64 > max {
-                    out.push(issue(
-                        format!("is {len} characters long, more than {max}"),
-                        Some(format!("at most {max} characters")),
-                        None,
-                    ));
-                }
+            if let Some(max) = schema.get("maxLength").and_then(Value::as_u64)
+                && len as u64 > max
+            {
+                out.push(issue(
+                    format!("is {len} characters long, more than {max}"),
+                    Some(format!("at most {max} characters")),
+                    None,
+                ));
             }
         }
         ("array", NodeKind::Seq(items)) => {
-            if let Some(min) = schema.get("minItems").and_then(Value::as_u64) {
-                if (items.len() as u64) < min {
-                    let msg = if items.is_empty() { "must not be empty".to_owned() } else { format!("has {} item(s)", items.len()) };
-                    out.push(issue(msg, Some(format!("a list with at least {min} item(s)")), None));
-                }
+            if let Some(min) = schema.get("minItems").and_then(Value::as_u64)
+                && (items.len() as u64) < min
+            {
+                let msg = if items.is_empty() {
+                    "must not be empty".to_owned()
+                } else {
+                    format!("has {} item(s)", items.len())
+                };
+                out.push(issue(msg, Some(format!("a list with at least {min} item(s)")), None));
             }
             if let Some(item_schema) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
@@ -163,10 +168,8 @@ pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>
             if let Some(required) = schema.get("required").and_then(Value::as_array) {
                 for r in required.iter().filter_map(Value::as_str) {
                     if node.get(r).is_none() {
-                        let expected = props
-                            .and_then(|p| p.get(r))
-                            .map(|s| expected_for(&types_of(s)))
-                            .filter(|e| !e.is_empty());
+                        let expected =
+                            props.and_then(|p| p.get(r)).map(|s| expected_for(&types_of(s))).filter(|e| !e.is_empty());
                         out.push(Issue {
                             path: path.key(r),
                             mark: node.mark,

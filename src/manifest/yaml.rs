@@ -169,15 +169,15 @@ fn resolve_plain(s: &str) -> Resolved<'_> {
     if !(first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.') {
         return Resolved::Str(s);
     }
-    if let Some(hex) = s.strip_prefix("0x") {
-        if let Ok(i) = i64::from_str_radix(hex, 16) {
-            return Resolved::Int(i);
-        }
+    if let Some(hex) = s.strip_prefix("0x")
+        && let Ok(i) = i64::from_str_radix(hex, 16)
+    {
+        return Resolved::Int(i);
     }
-    if let Some(oct) = s.strip_prefix("0o") {
-        if let Ok(i) = i64::from_str_radix(oct, 8) {
-            return Resolved::Int(i);
-        }
+    if let Some(oct) = s.strip_prefix("0o")
+        && let Ok(i) = i64::from_str_radix(oct, 8)
+    {
+        return Resolved::Int(i);
     }
     let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -186,14 +186,10 @@ fn resolve_plain(s: &str) -> Resolved<'_> {
             Err(_) => s.parse::<f64>().map_or(Resolved::Str(s), Resolved::Float),
         };
     }
-    let float_like = digits
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+    let float_like = digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
         && digits.bytes().any(|b| b.is_ascii_digit());
-    if float_like {
-        if let Ok(f) = s.parse::<f64>() {
-            return Resolved::Float(f);
-        }
+    if float_like && let Ok(f) = s.parse::<f64>() {
+        return Resolved::Float(f);
     }
     Resolved::Str(s)
 }
@@ -255,10 +251,10 @@ pub fn parse_documents(src: &str) -> Result<Vec<Document>, YamlError> {
                 None
             }
             Event::DocumentEnd => {
-                if let Some(r) = root.take() {
-                    if !r.is_null() {
-                        docs.push(Document { root: r });
-                    }
+                if let Some(r) = root.take()
+                    && !r.is_null()
+                {
+                    docs.push(Document { root: r });
                 }
                 None
             }
@@ -322,19 +318,15 @@ pub fn parse_documents(src: &str) -> Result<Vec<Document>, YamlError> {
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map { entries, key, .. }) => match key.take() {
                 None => {
-                    if let NodeKind::Scalar { value, .. } = &node.kind {
-                        if let Some((first, _)) = entries
+                    if let NodeKind::Scalar { value, .. } = &node.kind
+                        && let Some((first, _)) = entries
                             .iter()
                             .find(|(k, _)| matches!(&k.kind, NodeKind::Scalar { value: v, .. } if v == value))
-                        {
-                            return Err(YamlError {
-                                mark: node.mark,
-                                message: format!(
-                                    "duplicate key `{value}` (first defined at line {})",
-                                    first.mark.line
-                                ),
-                            });
-                        }
+                    {
+                        return Err(YamlError {
+                            mark: node.mark,
+                            message: format!("duplicate key `{value}` (first defined at line {})", first.mark.line),
+                        });
                     }
                     *key = Some(node);
                 }

@@ -26,11 +26,7 @@ impl Range {
     /// # Errors
     /// When `v` is outside the range.
     pub fn check(&self, v: i64) -> Result<u32, String> {
-        if self.contains(v) {
-            u32::try_from(v).map_err(|_| self.describe(v))
-        } else {
-            Err(self.describe(v))
-        }
+        if self.contains(v) { u32::try_from(v).map_err(|_| self.describe(v)) } else { Err(self.describe(v)) }
     }
 
     fn describe(&self, v: i64) -> String {
@@ -64,13 +60,11 @@ pub const PRIORITY_MAX: i64 = 1_000_000;
 /// `retryOn429.count` / `retry_on_429_count`.
 pub const RETRY_ON_429_COUNT: Range = Range { min: RETRY_ON_429_COUNT_MIN, max: RETRY_ON_429_COUNT_MAX };
 /// `retryOn429.maxWaitSecs` / `retry_on_429_max_wait_secs` (0 = built-in wait).
-pub const RETRY_ON_429_MAX_WAIT_SECS: Range =
-    Range { min: RETRY_ON_429_MAX_WAIT_MIN, max: RETRY_ON_429_MAX_WAIT_MAX };
+pub const RETRY_ON_429_MAX_WAIT_SECS: Range = Range { min: RETRY_ON_429_MAX_WAIT_MIN, max: RETRY_ON_429_MAX_WAIT_MAX };
 /// `requestTimeoutSecs` / `request_timeout_secs`.
 pub const REQUEST_TIMEOUT_SECS: Range = Range { min: REQUEST_TIMEOUT_MIN, max: REQUEST_TIMEOUT_MAX };
 /// `streamIdleTimeoutSecs` / `stream_idle_timeout_secs`.
-pub const STREAM_IDLE_TIMEOUT_SECS: Range =
-    Range { min: STREAM_IDLE_TIMEOUT_MIN, max: STREAM_IDLE_TIMEOUT_MAX };
+pub const STREAM_IDLE_TIMEOUT_SECS: Range = Range { min: STREAM_IDLE_TIMEOUT_MIN, max: STREAM_IDLE_TIMEOUT_MAX };
 /// `maxInFlight` / `max_in_flight` (per gateway pod).
 pub const MAX_IN_FLIGHT: Range = Range { min: MAX_IN_FLIGHT_MIN, max: MAX_IN_FLIGHT_MAX };
 /// `determinerInputMaxChars` / `determiner_input_max_chars`.
@@ -92,10 +86,7 @@ mod tests {
     fn edges_are_accepted_and_one_past_each_edge_is_rejected() {
         assert_eq!(RETRY_ON_429_COUNT.check(0), Ok(0));
         assert_eq!(RETRY_ON_429_COUNT.check(10), Ok(10));
-        assert_eq!(
-            RETRY_ON_429_COUNT.check(11),
-            Err("must be between 0 and 10 (got 11)".to_owned())
-        );
+        assert_eq!(RETRY_ON_429_COUNT.check(11), Err("must be between 0 and 10 (got 11)".to_owned()));
         assert!(RETRY_ON_429_COUNT.check(-1).is_err());
         assert!(MAX_IN_FLIGHT.check(0).is_err());
         assert_eq!(MAX_IN_FLIGHT.check(10000), Ok(10000));

@@ -13,9 +13,7 @@ pub fn check_k8s_name(name: &str) -> Result<(), String> {
     if name.len() > 253 {
         return Err(format!("is {} characters long, more than 253", name.len()));
     }
-    let ok_chars = name
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let ok_chars = name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
     let ends_ok = |b: Option<u8>| b.is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit());
     if !ok_chars || !ends_ok(name.bytes().next()) || !ends_ok(name.bytes().last()) {
         return Err(format!("{name:?} is not a valid Kubernetes object name"));
@@ -35,9 +33,7 @@ pub const K8S_NAME_EXPECTED: &str =
 pub fn check_alias(alias: &str) -> Result<(), String> {
     check_token(alias)?;
     if alias.contains('/') {
-        return Err(format!(
-            "{alias:?} contains '/', which is reserved for `<provider>/<model>` addressing"
-        ));
+        return Err(format!("{alias:?} contains '/', which is reserved for `<provider>/<model>` addressing"));
     }
     Ok(())
 }

@@ -98,10 +98,7 @@ mod tests {
     fn paths_render_dotted_with_indexes_and_quoted_odd_keys() {
         let p = FieldPath::root().key("spec").key("targets").index(1).key("model");
         assert_eq!(p.to_string(), "spec.targets[1].model");
-        let a = FieldPath::root()
-            .key("metadata")
-            .key("annotations")
-            .key("switchyard.dev/protected");
+        let a = FieldPath::root().key("metadata").key("annotations").key("switchyard.dev/protected");
         assert_eq!(a.to_string(), "metadata.annotations[\"switchyard.dev/protected\"]");
         assert_eq!(FieldPath::root().to_string(), "(document)");
     }

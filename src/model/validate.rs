@@ -62,23 +62,13 @@ pub fn check_breakpoints(breakpoints: &[i64], slots: usize) -> Vec<(Option<usize
         if *b <= 0 {
             out.push((Some(i), format!("breakpoint must be a positive token count (got {b})")));
         } else if i > 0 && *b <= breakpoints[i - 1] {
-            out.push((
-                Some(i),
-                format!(
-                    "breakpoints must be strictly ascending ({b} follows {})",
-                    breakpoints[i - 1]
-                ),
-            ));
+            out.push((Some(i), format!("breakpoints must be strictly ascending ({b} follows {})", breakpoints[i - 1])));
         }
     }
     if slots > 0 && breakpoints.len() > slots - 1 {
         out.push((
             None,
-            format!(
-                "has {} breakpoints but {slots} slot(s) allow at most {}",
-                breakpoints.len(),
-                slots - 1
-            ),
+            format!("has {} breakpoints but {slots} slot(s) allow at most {}", breakpoints.len(), slots - 1),
         ));
     }
     out
@@ -192,12 +182,9 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
                 );
             }
             if !provider_known(&t.provider) {
-                let mut v = Violation::new(
-                    r.origin.doc,
-                    tpath.key("provider"),
-                    format!("unknown provider `{}`", t.provider),
-                )
-                .expected("the name of a declared Provider");
+                let mut v =
+                    Violation::new(r.origin.doc, tpath.key("provider"), format!("unknown provider `{}`", t.provider))
+                        .expected("the name of a declared Provider");
                 if let Some(s) = did_you_mean(&t.provider, providers.keys().copied()) {
                     v = v.hint(format!("did you mean `{s}`?"));
                 }
@@ -222,9 +209,13 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
         let alias_path = FieldPath::parse(s.origin.identity_field);
         if let Some(first) = smart.get(s.alias.as_str()) {
             out.push(
-                Violation::new(s.origin.doc, alias_path, format!("smart model `{}` is declared more than once", s.alias))
-                    .expected("a unique smart-model alias")
-                    .related(first.origin),
+                Violation::new(
+                    s.origin.doc,
+                    alias_path,
+                    format!("smart model `{}` is declared more than once", s.alias),
+                )
+                .expected("a unique smart-model alias")
+                .related(first.origin),
             );
             continue;
         }
@@ -430,10 +421,7 @@ mod tests {
         SmartModel {
             alias: alias.to_owned(),
             determiner: determiner.to_owned(),
-            slots: slots
-                .iter()
-                .map(|a| Slot { alias: (*a).to_owned(), label: "x".to_owned() })
-                .collect(),
+            slots: slots.iter().map(|a| Slot { alias: (*a).to_owned(), label: "x".to_owned() }).collect(),
             context_breakpoints: vec![],
             determiner_input_max_chars: None,
             default_slot_on_failure: 0,
