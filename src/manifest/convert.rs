@@ -39,6 +39,17 @@ pub enum Object {
     SmartModel(SmartModel),
 }
 
+impl Object {
+    /// Sets the document id recorded in the object's origin.
+    pub fn set_doc(&mut self, doc: usize) {
+        match self {
+            Self::Provider(p) => p.origin.doc = doc,
+            Self::ModelRoute(r) => r.origin.doc = doc,
+            Self::SmartModel(s) => s.origin.doc = doc,
+        }
+    }
+}
+
 /// Kubernetes metadata accepted in documents. Server-populated fields (as found in
 /// `kubectl get -o yaml` output) are accepted and ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -315,20 +326,27 @@ impl Sink<'_> {
         self.issues.push(Issue { path, mark, message, expected: expected.map(str::to_owned), hint: None });
     }
 
-    fn range(&mut self, path: FieldPath, v: Option<i64>, r: crate::model::limits::Range) -> Option<u32> {
+    // Paths are built only when a check fails: valid input allocates none.
+    fn range(
+        &mut self,
+        path: impl FnOnce() -> FieldPath,
+        v: Option<i64>,
+        r: crate::model::limits::Range,
+    ) -> Option<u32> {
         let v = v?;
         match r.check(v) {
             Ok(x) => Some(x),
             Err(msg) => {
-                self.fail_at(path, msg, Some(&r.expected()));
+                self.fail_at(path(), msg, Some(&r.expected()));
                 None
             }
         }
     }
 
-    fn token(&mut self, path: FieldPath, s: &str, alias: bool) {
+    fn token(&mut self, path: impl FnOnce() -> FieldPath, s: &str, alias: bool) {
         let r = if alias { check_alias(s) } else { check_token(s) };
         if let Err(msg) = r {
+            let path = path();
             let expected = if alias {
                 "a name without '/', whitespace or control characters"
             } else {
@@ -340,7 +358,7 @@ impl Sink<'_> {
 
     fn options(
         &mut self,
-        base: &FieldPath,
+        base: &dyn Fn() -> FieldPath,
         retry: Option<&RetryOn429>,
         request: Option<i64>,
         idle: Option<i64>,
@@ -350,14 +368,18 @@ impl Sink<'_> {
         let retry = retry.cloned().unwrap_or_default();
         RouteOptions {
             retry_on_429_count: self
-                .range(base.key("retryOn429").key("count"), retry.count, RETRY_ON_429_COUNT)
+                .range(|| base().key("retryOn429").key("count"), retry.count, RETRY_ON_429_COUNT)
                 .unwrap_or(0),
             retry_on_429_max_wait_secs: self
-                .range(base.key("retryOn429").key("maxWaitSecs"), retry.max_wait_secs, RETRY_ON_429_MAX_WAIT_SECS)
+                .range(|| base().key("retryOn429").key("maxWaitSecs"), retry.max_wait_secs, RETRY_ON_429_MAX_WAIT_SECS)
                 .unwrap_or(0),
-            request_timeout_secs: self.range(base.key("requestTimeoutSecs"), request, REQUEST_TIMEOUT_SECS),
-            stream_idle_timeout_secs: self.range(base.key("streamIdleTimeoutSecs"), idle, STREAM_IDLE_TIMEOUT_SECS),
-            max_in_flight: self.range(base.key("maxInFlight"), cap, MAX_IN_FLIGHT),
+            request_timeout_secs: self.range(|| base().key("requestTimeoutSecs"), request, REQUEST_TIMEOUT_SECS),
+            stream_idle_timeout_secs: self.range(
+                || base().key("streamIdleTimeoutSecs"),
+                idle,
+                STREAM_IDLE_TIMEOUT_SECS,
+            ),
+            max_in_flight: self.range(|| base().key("maxInFlight"), cap, MAX_IN_FLIGHT),
             enabled: enabled.unwrap_or(true),
         }
     }
@@ -366,7 +388,7 @@ impl Sink<'_> {
 fn provider(doc: usize, meta: &Metadata, spec: ProviderSpec, protected: bool, s: &mut Sink<'_>) -> Provider {
     let (name, identity_field) = match &spec.name {
         Some(n) => {
-            s.token(FieldPath::parse("spec.name"), n, true);
+            s.token(|| FieldPath::parse("spec.name"), n, true);
             (n.clone(), "spec.name")
         }
         None => (meta.name.clone(), "metadata.name"),
@@ -414,14 +436,14 @@ fn provider(doc: usize, meta: &Metadata, spec: ProviderSpec, protected: bool, s:
         .iter()
         .enumerate()
         .map(|(i, entry)| {
-            let base = FieldPath::parse("spec.models").index(i);
+            let base = || FieldPath::parse("spec.models").index(i);
             match entry {
                 ModelEntry::Name(n) => {
-                    s.token(base.clone(), n, false);
+                    s.token(base, n, false);
                     Enablement { model: n.clone(), bare_alias: false, options: RouteOptions::default(), path_index: i }
                 }
                 ModelEntry::Options(o) => {
-                    s.token(base.key("name"), &o.name, false);
+                    s.token(|| base().key("name"), &o.name, false);
                     let options = s.options(
                         &base,
                         o.retry_on_429.as_ref(),
@@ -448,12 +470,12 @@ fn provider(doc: usize, meta: &Metadata, spec: ProviderSpec, protected: bool, s:
         api_key,
         settings,
         request_timeout_secs: s.range(
-            FieldPath::parse("spec.requestTimeoutSecs"),
+            || FieldPath::parse("spec.requestTimeoutSecs"),
             spec.request_timeout_secs,
             REQUEST_TIMEOUT_SECS,
         ),
         stream_idle_timeout_secs: s.range(
-            FieldPath::parse("spec.streamIdleTimeoutSecs"),
+            || FieldPath::parse("spec.streamIdleTimeoutSecs"),
             spec.stream_idle_timeout_secs,
             STREAM_IDLE_TIMEOUT_SECS,
         ),
@@ -469,15 +491,15 @@ fn model_route(doc: usize, meta: &Metadata, spec: ModelRouteSpec, protected: boo
         Some(a) => (a.clone(), "spec.alias"),
         None => (meta.name.clone(), "metadata.name"),
     };
-    s.token(FieldPath::parse(identity_field), &alias, true);
+    s.token(|| FieldPath::parse(identity_field), &alias, true);
     let targets = spec
         .targets
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let base = FieldPath::parse("spec.targets").index(i);
-            s.token(base.key("provider"), &t.provider, true);
-            s.token(base.key("model"), &t.model, false);
+            let base = || FieldPath::parse("spec.targets").index(i);
+            s.token(|| base().key("provider"), &t.provider, true);
+            s.token(|| base().key("model"), &t.model, false);
             let options = s.options(
                 &base,
                 t.retry_on_429.as_ref(),
@@ -503,10 +525,10 @@ fn smart_model(doc: usize, meta: &Metadata, spec: SmartModelSpec, protected: boo
         Some(a) => (a.clone(), "spec.alias"),
         None => (meta.name.clone(), "metadata.name"),
     };
-    s.token(FieldPath::parse(identity_field), &alias, true);
-    s.token(FieldPath::parse("spec.determiner"), &spec.determiner, false);
+    s.token(|| FieldPath::parse(identity_field), &alias, true);
+    s.token(|| FieldPath::parse("spec.determiner"), &spec.determiner, false);
     for (i, slot) in spec.slots.iter().enumerate() {
-        s.token(FieldPath::parse("spec.slots").index(i).key("alias"), &slot.alias, false);
+        s.token(|| FieldPath::parse("spec.slots").index(i).key("alias"), &slot.alias, false);
     }
     for (index, msg) in check_breakpoints(&spec.context_breakpoints, spec.slots.len()) {
         let path = match index {
@@ -526,7 +548,7 @@ fn smart_model(doc: usize, meta: &Metadata, spec: SmartModelSpec, protected: boo
     }
     let max_chars = spec.determiner_input_max_chars.and_then(|v| {
         s.range(
-            FieldPath::parse("spec.determinerInputMaxChars"),
+            || FieldPath::parse("spec.determinerInputMaxChars"),
             Some(v),
             crate::model::limits::DETERMINER_INPUT_MAX_CHARS,
         )

@@ -127,7 +127,9 @@ pub enum Path<'a> {
 }
 
 impl Path<'_> {
-    fn to_field_path(self) -> FieldPath {
+    /// Renders the chain as a [`FieldPath`].
+    #[must_use]
+    pub fn to_field_path(self) -> FieldPath {
         let mut segs = Vec::new();
         let mut cur = &self;
         let base = loop {

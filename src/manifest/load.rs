@@ -108,48 +108,21 @@ pub fn load_sources_with(sources: Vec<Source>, external: &ExternalNames) -> Resu
     let mut files = Vec::new();
     // (file index, root, converted) for every document, valid or not.
     let mut docs: Vec<(usize, Node, Option<Converted>)> = Vec::new();
-    for source in sources {
-        let file = files.len();
-        files.push(source.name.clone());
-        let text = match String::from_utf8(source.bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-                let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-                let col = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
-                diags.push(Diagnostic {
-                    file: source.name,
-                    line,
-                    column: col,
-                    path: None,
-                    message: format!("file is not valid UTF-8 (invalid byte at offset {})", valid.len()),
-                    expected: Some("a UTF-8 encoded YAML file".into()),
-                    hint: None,
-                });
-                continue;
-            }
-        };
-        let parsed = match parse_documents(&text) {
-            Ok(d) => d,
-            Err(e) => {
-                diags.push(Diagnostic {
-                    file: source.name,
-                    line: e.mark.line,
-                    column: e.mark.col,
-                    path: None,
-                    message: e.message,
-                    expected: None,
-                    hint: None,
-                });
-                continue;
-            }
-        };
-        for d in parsed {
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    files.extend(names.iter().cloned());
+    // Files are independent until the set-level rules: parse and convert them on all
+    // cores, then number the documents in file order.
+    let per_file = parallel_map(sources, |source| load_file(source));
+    for (file, (file_diags, file_docs)) in per_file.into_iter().enumerate() {
+        diags.extend(file_diags);
+        for (root, converted, issues) in file_docs {
             let doc_index = docs.len();
-            let mut issues: Vec<Issue> = Vec::new();
-            let converted = convert(doc_index, &d.root, &mut issues);
-            diags.extend(issues.into_iter().map(|i| issue_to_diag(&files[file], i)));
-            docs.push((file, d.root, converted));
+            let converted = converted.map(|mut c| {
+                c.object.set_doc(doc_index);
+                c
+            });
+            diags.extend(issues.into_iter().map(|i| issue_to_diag(&names[file], i)));
+            docs.push((file, root, converted));
         }
     }
     if docs.is_empty() && diags.is_empty() {
@@ -199,6 +172,80 @@ pub fn load_sources_with(sources: Vec<Source>, external: &ExternalNames) -> Resu
         .filter_map(|(file, root, c)| c.map(|converted| LoadedDocument { file, root, converted }))
         .collect();
     Ok(Loaded { files, documents, state })
+}
+
+type FileDocs = Vec<(Node, Option<Converted>, Vec<Issue>)>;
+
+/// Decodes, parses and converts one file. Document ids are provisional (renumbered
+/// by the caller).
+fn load_file(source: Source) -> (Vec<Diagnostic>, FileDocs) {
+    let text = match String::from_utf8(source.bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+            let col = valid.iter().rev().take_while(|b| **b != b'\n').count() + 1;
+            let d = Diagnostic {
+                file: source.name,
+                line,
+                column: col,
+                path: None,
+                message: format!("file is not valid UTF-8 (invalid byte at offset {})", valid.len()),
+                expected: Some("a UTF-8 encoded YAML file".into()),
+                hint: None,
+            };
+            return (vec![d], Vec::new());
+        }
+    };
+    match parse_documents(&text) {
+        Ok(parsed) => {
+            let docs = parsed
+                .into_iter()
+                .map(|d| {
+                    let mut issues = Vec::new();
+                    let converted = convert(0, &d.root, &mut issues);
+                    (d.root, converted, issues)
+                })
+                .collect();
+            (Vec::new(), docs)
+        }
+        Err(e) => {
+            let d = Diagnostic {
+                file: source.name,
+                line: e.mark.line,
+                column: e.mark.col,
+                path: None,
+                message: e.message,
+                expected: None,
+                hint: None,
+            };
+            (vec![d], Vec::new())
+        }
+    }
+}
+
+/// Maps `f` over `items` on up to `available_parallelism` threads, keeping order.
+fn parallel_map<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get).min(8);
+    if threads <= 1 || items.len() <= 1 {
+        return items.into_iter().map(f).collect();
+    }
+    let mut buckets: Vec<Vec<(usize, T)>> = (0..threads).map(|_| Vec::new()).collect();
+    let n = items.len();
+    for (i, item) in items.into_iter().enumerate() {
+        buckets[i % threads].push((i, item));
+    }
+    let f = &f;
+    let mut results: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = buckets
+            .into_iter()
+            .map(|bucket| scope.spawn(move || bucket.into_iter().map(|(i, t)| (i, f(t))).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    debug_assert_eq!(results.len(), n);
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
 }
 
 fn issue_to_diag(file: &str, i: Issue) -> Diagnostic {

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use super::de::Path;
 use super::yaml::{Node, NodeKind, Resolved, short_quote};
 use crate::model::path::FieldPath;
 use crate::model::suggest::did_you_mean;
@@ -26,8 +27,14 @@ pub struct Issue {
 
 /// Checks `node` at `path` against `schema`, appending to `out`.
 pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>) {
+    walk(node, schema, Path::Root(path), out);
+}
+
+// Paths are kept as a borrowed chain and only rendered when something is wrong:
+// valid documents (the common case) allocate nothing here.
+fn walk(node: &Node, schema: &Value, path: Path<'_>, out: &mut Vec<Issue>) {
     let issue = |message: String, expected: Option<String>, hint: Option<String>| Issue {
-        path: path.clone(),
+        path: path.to_field_path(),
         mark: node.mark,
         message,
         expected,
@@ -38,7 +45,7 @@ pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>
         // Pick the alternative whose type matches the node's shape.
         let chosen = any.iter().find(|alt| types_of(alt).iter().any(|t| shape_matches(node, t)));
         match chosen {
-            Some(alt) => check(node, alt, path, out),
+            Some(alt) => walk(node, alt, path, out),
             None => out.push(issue(
                 format!("wrong type: found {}", node.describe()),
                 schema.get("description").and_then(Value::as_str).map(str::to_owned),
@@ -137,7 +144,7 @@ pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>
             }
             if let Some(item_schema) = schema.get("items") {
                 for (i, item) in items.iter().enumerate() {
-                    check(item, item_schema, &path.index(i), out);
+                    walk(item, item_schema, Path::Index(&path, i), out);
                 }
             }
         }
@@ -147,17 +154,17 @@ pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>
             let open = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
             for (k, v) in entries {
                 let key = k.as_str().unwrap_or_default();
-                let child = path.key(key);
+                let child = Path::Key(&path, key);
                 if let Some(s) = props.and_then(|p| p.get(key)) {
-                    check(v, s, &child, out);
+                    walk(v, s, child, out);
                 } else if let Some(add) = additional.filter(|a| a.is_object()) {
-                    check(v, add, &child, out);
+                    walk(v, add, child, out);
                 } else if !open && props.is_some() {
                     let names: Vec<&str> = props.map(|p| p.keys().map(String::as_str).collect()).unwrap_or_default();
                     let hint = did_you_mean(key, names.iter().copied()).map(|x| format!("did you mean `{x}`?"));
                     let list = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
                     out.push(Issue {
-                        path: child,
+                        path: child.to_field_path(),
                         mark: k.mark,
                         message: format!("unknown field `{key}`"),
                         expected: Some(format!("one of {list}")),
@@ -171,7 +178,7 @@ pub fn check(node: &Node, schema: &Value, path: &FieldPath, out: &mut Vec<Issue>
                         let expected =
                             props.and_then(|p| p.get(r)).map(|s| expected_for(&types_of(s))).filter(|e| !e.is_empty());
                         out.push(Issue {
-                            path: path.key(r),
+                            path: path.to_field_path().key(r),
                             mark: node.mark,
                             message: format!("missing required field `{r}`"),
                             expected,

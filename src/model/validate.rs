@@ -132,10 +132,10 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
     // Custom aliases.
     let mut routes: HashMap<&str, &ModelRoute> = HashMap::new();
     for r in &state.routes {
-        let alias_path = FieldPath::parse(r.origin.identity_field);
+        let alias_path = || FieldPath::parse(r.origin.identity_field);
         if let Some(first) = routes.get(r.alias.as_str()) {
             out.push(
-                Violation::new(r.origin.doc, alias_path, format!("alias `{}` is declared more than once", r.alias))
+                Violation::new(r.origin.doc, alias_path(), format!("alias `{}` is declared more than once", r.alias))
                     .expected("each alias declared by exactly one ModelRoute")
                     .related(first.origin),
             );
@@ -146,7 +146,7 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
             out.push(
                 Violation::new(
                     r.origin.doc,
-                    alias_path.clone(),
+                    alias_path(),
                     format!(
                         "alias `{}` is also the bare name of the 1:1 enablement `{provider}/{}` (bareAlias: true)",
                         r.alias, r.alias
@@ -157,12 +157,12 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
         }
         let mut seen_targets: HashMap<(&str, &str), usize> = HashMap::new();
         for (i, t) in r.targets.iter().enumerate() {
-            let tpath = FieldPath::parse("spec.targets").index(i);
+            let tpath = || FieldPath::parse("spec.targets").index(i);
             if let Some(prev) = seen_targets.insert((&t.provider, &t.model), i) {
                 out.push(
                     Violation::new(
                         r.origin.doc,
-                        tpath.clone(),
+                        tpath(),
                         format!("target `{}/{}` already appears at targets[{prev}]", t.provider, t.model),
                     )
                     .expected("each (provider, model) once per alias"),
@@ -172,7 +172,7 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
                 out.push(
                     Violation::new(
                         r.origin.doc,
-                        tpath.key("model"),
+                        tpath().key("model"),
                         format!(
                             "target model `{}` equals the alias; a row whose alias equals its model is the 1:1 enablement itself",
                             t.model
@@ -183,7 +183,7 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
             }
             if !provider_known(&t.provider) {
                 let mut v =
-                    Violation::new(r.origin.doc, tpath.key("provider"), format!("unknown provider `{}`", t.provider))
+                    Violation::new(r.origin.doc, tpath().key("provider"), format!("unknown provider `{}`", t.provider))
                         .expected("the name of a declared Provider");
                 if let Some(s) = did_you_mean(&t.provider, providers.keys().copied()) {
                     v = v.hint(format!("did you mean `{s}`?"));
@@ -193,7 +193,7 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
                 out.push(
                     Violation::new(
                         r.origin.doc,
-                        tpath.key("model"),
+                        tpath().key("model"),
                         format!("model `{}` is not enabled on provider `{}`", t.model, t.provider),
                     )
                     .expected("a model listed in the provider's spec.models")
@@ -265,32 +265,32 @@ pub fn validate_set(state: &DesiredState, external: &ExternalNames) -> Vec<Viola
         }
         Err(format!("`{name}` does not resolve to any alias, enablement or smart model"))
     };
-    let callable: Vec<String> = routes
-        .keys()
-        .map(|s| (*s).to_owned())
-        .chain(smart.keys().map(|s| (*s).to_owned()))
-        .chain(bare_enablements.keys().map(|s| (*s).to_owned()))
-        .collect();
+    // Only consulted for suggestions, i.e. when something is already wrong.
+    let callable =
+        || -> Vec<&str> { routes.keys().chain(smart.keys()).chain(bare_enablements.keys()).copied().collect() };
     for s in &state.smart_models {
         if smart.get(s.alias.as_str()).is_some_and(|first| !std::ptr::eq(*first, s)) {
             continue;
         }
-        let mut refs: Vec<(FieldPath, &str)> = vec![(FieldPath::parse("spec.determiner"), s.determiner.as_str())];
-        for (i, slot) in s.slots.iter().enumerate() {
-            refs.push((FieldPath::parse("spec.slots").index(i).key("alias"), slot.alias.as_str()));
-        }
-        for (path, name) in refs {
+        // (slot index or None for the determiner, referenced name)
+        let refs = std::iter::once((None, s.determiner.as_str()))
+            .chain(s.slots.iter().enumerate().map(|(i, slot)| (Some(i), slot.alias.as_str())));
+        for (slot, name) in refs {
+            let path = || match slot {
+                None => FieldPath::parse("spec.determiner"),
+                Some(i) => FieldPath::parse("spec.slots").index(i).key("alias"),
+            };
             if name == s.alias {
                 out.push(
-                    Violation::new(s.origin.doc, path, format!("smart model `{}` refers to itself", s.alias))
+                    Violation::new(s.origin.doc, path(), format!("smart model `{}` refers to itself", s.alias))
                         .expected("another alias"),
                 );
                 continue;
             }
             if let Err(msg) = resolves(name) {
-                let mut v = Violation::new(s.origin.doc, path, msg)
+                let mut v = Violation::new(s.origin.doc, path(), msg)
                     .expected("a bare alias, `<provider>/<model>` of an enablement, or a smart model");
-                if let Some(sug) = did_you_mean(name, callable.iter().map(String::as_str)) {
+                if let Some(sug) = did_you_mean(name, callable()) {
                     v = v.hint(format!("did you mean `{sug}`?"));
                 }
                 out.push(v);
