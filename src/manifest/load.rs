@@ -112,7 +112,7 @@ pub fn load_sources_with(sources: Vec<Source>, external: &ExternalNames) -> Resu
     files.extend(names.iter().cloned());
     // Files are independent until the set-level rules: parse and convert them on all
     // cores, then number the documents in file order.
-    let per_file = parallel_map(sources, |source| load_file(source));
+    let per_file = parallel_map(sources, load_file);
     for (file, (file_diags, file_docs)) in per_file.into_iter().enumerate() {
         diags.extend(file_diags);
         for (root, converted, issues) in file_docs {
