@@ -2,6 +2,8 @@
 //! else in the crate depends on this module.
 
 pub mod crds;
+pub mod gateway;
+pub mod token;
 pub mod validate;
 
 use std::process::ExitCode;
@@ -24,6 +26,12 @@ pub enum Command {
     Validate(validate::Args),
     /// Print (or write) the CustomResourceDefinitions and editor JSON Schemas.
     Crds(crds::Args),
+    /// Run the gateway: the Barndoor-compatible admin API on SQLite.
+    Gateway(gateway::Args),
+    /// Mint an admin JWT for a local gateway.
+    Token(token::Args),
+    /// Print the gateway admin API's OpenAPI document.
+    Openapi,
 }
 
 /// Output format of commands that print results.
@@ -44,5 +52,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Crds(args) => crds::run(&args),
+        Command::Gateway(args) => gateway::run(&args),
+        Command::Token(args) => token::run(&args),
+        Command::Openapi => {
+            print!("{}", crate::gateway::admin::openapi::document_text());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }

@@ -1,0 +1,310 @@
+//! The Barndoor-compatible admin API's wire types (snake_case JSON), shared by the
+//! gateway (which serves them) and the admin client (which calls them).
+//!
+//! Request bodies reject unknown fields (the gateway answers 400 naming them);
+//! response bodies accept unknown fields so that the client also works against a
+//! hosted gateway that returns more than we know about.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+/// `absent` vs `null` vs a value, for partial updates of nullable fields.
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A provider as returned by the gateway. `api_key` is write-only and never appears.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Provider {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub model_provider: String,
+    pub auth_type: String,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    pub enabled: bool,
+    #[serde(default)]
+    pub settings: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    pub catalog_id: Option<Uuid>,
+    #[serde(default)]
+    pub connection_id: Option<Uuid>,
+    #[serde(default)]
+    pub request_timeout_secs: Option<u32>,
+    #[serde(default)]
+    pub stream_idle_timeout_secs: Option<u32>,
+    /// Whether an API key is stored (the key itself is never returned).
+    #[serde(default)]
+    pub has_api_key: bool,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// `POST /admin/providers`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderCreate {
+    pub name: String,
+    pub model_provider: crate::model::ModelProvider,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
+    /// Write-only secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<Uuid>,
+    /// Upstream models to enable 1:1 in the same call.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub models: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_idle_timeout_secs: Option<i64>,
+}
+
+/// `PUT /admin/providers/{id}`: every field optional; `null` clears nullable fields.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_type: Option<String>,
+    /// Write-only; rotates the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settings: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<Option<Uuid>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub request_timeout_secs: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub stream_idle_timeout_secs: Option<Option<i64>>,
+}
+
+/// A model route (one row of an alias's failover chain, or a 1:1 enablement).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Route {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub provider_id: Uuid,
+    pub model_alias: String,
+    pub upstream_model: String,
+    pub enabled: bool,
+    pub priority: i64,
+    pub retry_on_429_count: u32,
+    pub retry_on_429_max_wait_secs: u32,
+    pub bare_alias: bool,
+    #[serde(default)]
+    pub stream_idle_timeout_secs: Option<u32>,
+    #[serde(default)]
+    pub max_in_flight: Option<u32>,
+    #[serde(default)]
+    pub request_timeout_secs: Option<u32>,
+    /// List rows only: the provider's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_name: Option<String>,
+    /// List rows only: budget annotation (always null until budgets exist).
+    #[serde(default)]
+    pub budget_status: Option<serde_json::Value>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// `POST /admin/model-mappings`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteCreate {
+    pub provider_id: Uuid,
+    pub model_alias: String,
+    pub upstream_model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_on_429_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_on_429_max_wait_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bare_alias: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_idle_timeout_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_timeout_secs: Option<i64>,
+}
+
+/// `PUT /admin/model-mappings/{id}`: partial; `null` clears the nullable limits.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteUpdate {
+    /// Immutable: accepted only when equal to the stored value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_on_429_count: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_on_429_max_wait_secs: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bare_alias: Option<bool>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub stream_idle_timeout_secs: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub max_in_flight: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub request_timeout_secs: Option<Option<i64>>,
+}
+
+/// `PUT /admin/model-mappings/reorder`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reorder {
+    pub entries: Vec<ReorderEntry>,
+}
+
+/// One new priority.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReorderEntry {
+    pub id: Uuid,
+    pub priority: i64,
+}
+
+/// One smart-model slot on the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Slot {
+    pub model_alias: String,
+    pub label: String,
+}
+
+/// A smart model as returned by the gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SmartModel {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub model_alias: String,
+    pub enabled: bool,
+    pub determiner_model_alias: String,
+    pub slots: Vec<SlotOut>,
+    #[serde(default)]
+    pub context_breakpoints: Vec<u64>,
+    pub determiner_input_max_chars: u32,
+    pub default_slot_on_failure: u32,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub created_at: String,
+    #[serde(default)]
+    pub updated_at: String,
+}
+
+/// A slot in a response (tolerant of extra fields).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SlotOut {
+    pub model_alias: String,
+    pub label: String,
+}
+
+/// `POST /admin/smart-models`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmartModelCreate {
+    pub model_alias: String,
+    pub determiner_model_alias: String,
+    pub slots: Vec<Slot>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_breakpoints: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determiner_input_max_chars: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_slot_on_failure: Option<i64>,
+}
+
+/// `PUT /admin/smart-models/{id}`: partial; `description: null` clears it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmartModelUpdate {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_alias: Option<String>,
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    pub description: Option<Option<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determiner_model_alias: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slots: Option<Vec<Slot>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_breakpoints: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub determiner_input_max_chars: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_slot_on_failure: Option<i64>,
+}
+
+/// `{"deleted": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Deleted {
+    pub deleted: bool,
+}
+
+/// `{"ok": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Ok {
+    pub ok: bool,
+}
+
+/// The error envelope: `{"error": {"message", "type"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorEnvelope {
+    pub error: ErrorBody,
+}
+
+/// Inside the envelope.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    pub message: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+/// Header carrying the org's config generation on every admin response.
+pub const GENERATION_HEADER: &str = "x-switchyard-generation";

@@ -1,0 +1,212 @@
+//! The admin API (`/api/llm-gateway/admin/...`): axum handlers over the [`rules`]
+//! and the [`Store`](crate::gateway::store::Store). Every response carries the org's
+//! config generation in `x-switchyard-generation`.
+
+pub mod body;
+pub mod openapi;
+pub mod rules;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, put};
+use serde::Serialize;
+use uuid::Uuid;
+
+use self::body::JsonBody;
+use super::AppState;
+use super::auth::Claims;
+use super::error::ApiError;
+use super::store::{self, Tx};
+use crate::api::{self, GENERATION_HEADER};
+
+/// Routes under `/admin`, to be nested below `/api/llm-gateway`. Authentication is
+/// applied by the caller (see `gateway::router`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/providers", get(list_providers).post(create_provider))
+        .route("/admin/providers/{id}", get(get_provider).put(update_provider).delete(delete_provider))
+        .route("/admin/model-mappings", get(list_routes).post(create_route))
+        .route("/admin/model-mappings/reorder", put(reorder))
+        .route("/admin/model-mappings/{id}", get(get_route).put(update_route).delete(delete_route))
+        .route("/admin/smart-models", get(list_smart).post(create_smart))
+        .route("/admin/smart-models/{id}", get(get_smart).put(update_smart).delete(delete_smart))
+}
+
+/// A JSON response with the generation header.
+pub struct Generational<T>(pub T, pub u64);
+
+impl<T: Serialize> IntoResponse for Generational<T> {
+    fn into_response(self) -> Response {
+        let mut resp = (StatusCode::OK, axum::Json(self.0)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&self.1.to_string()) {
+            resp.headers_mut().insert(GENERATION_HEADER, v);
+        }
+        resp
+    }
+}
+
+type Result<T> = std::result::Result<Generational<T>, ApiError>;
+
+fn parse_id(raw: &str, what: &str) -> std::result::Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::invalid(format!("{what} id {raw:?} is not a UUID")))
+}
+
+async fn read<R: Send + 'static>(
+    state: &AppState,
+    org: Uuid,
+    f: impl FnOnce(&dyn Tx) -> std::result::Result<R, ApiError> + Send + 'static,
+) -> Result<R> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || store::read(store.as_ref(), org, f))
+        .await
+        .map_err(ApiError::internal)?
+        .map(|(r, g)| Generational(r, g))
+}
+
+async fn write<R: Send + 'static>(
+    state: &AppState,
+    org: Uuid,
+    f: impl FnOnce(&mut dyn Tx) -> std::result::Result<R, ApiError> + Send + 'static,
+) -> Result<R> {
+    let store = state.store.clone();
+    let out = tokio::task::spawn_blocking(move || store::write(store.as_ref(), org, f))
+        .await
+        .map_err(ApiError::internal)?
+        .map(|(r, g)| Generational(r, g))?;
+    state.config_changed(org, out.1);
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- providers
+
+async fn list_providers(State(s): State<AppState>, claims: axum::Extension<Claims>) -> Result<Vec<api::Provider>> {
+    read(&s, claims.org_id, |tx| Ok(tx.providers()?.iter().map(rules::provider_out).collect())).await
+}
+
+async fn get_provider(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+) -> Result<api::Provider> {
+    let id = parse_id(&id, "provider")?;
+    read(&s, claims.org_id, move |tx| {
+        tx.provider(id)?.map(|p| rules::provider_out(&p)).ok_or_else(|| ApiError::not_found(format!("provider {id} not found")))
+    })
+    .await
+}
+
+async fn create_provider(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    JsonBody(req): JsonBody<api::ProviderCreate>,
+) -> Result<api::Provider> {
+    let org = claims.org_id;
+    write(&s, org, move |tx| rules::create_provider(tx, org, req)).await
+}
+
+async fn update_provider(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<api::ProviderUpdate>,
+) -> Result<api::Provider> {
+    let id = parse_id(&id, "provider")?;
+    write(&s, claims.org_id, move |tx| rules::update_provider(tx, id, req)).await
+}
+
+async fn delete_provider(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+) -> Result<api::Deleted> {
+    let id = parse_id(&id, "provider")?;
+    write(&s, claims.org_id, move |tx| rules::delete_provider(tx, id)).await
+}
+
+// ---------------------------------------------------------------- routes
+
+async fn list_routes(State(s): State<AppState>, claims: axum::Extension<Claims>) -> Result<Vec<api::Route>> {
+    read(&s, claims.org_id, rules::list_routes).await
+}
+
+async fn get_route(State(s): State<AppState>, claims: axum::Extension<Claims>, Path(id): Path<String>) -> Result<api::Route> {
+    let id = parse_id(&id, "model mapping")?;
+    read(&s, claims.org_id, move |tx| {
+        let r = tx.route(id)?.ok_or_else(|| ApiError::not_found(format!("model mapping {{id: {id}}} not found")))?;
+        let name = tx.provider(r.provider_id)?.map(|p| p.name);
+        Ok(rules::route_out(&r, name))
+    })
+    .await
+}
+
+async fn create_route(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    JsonBody(req): JsonBody<api::RouteCreate>,
+) -> Result<api::Route> {
+    let org = claims.org_id;
+    write(&s, org, move |tx| rules::create_route(tx, org, req)).await
+}
+
+async fn update_route(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<api::RouteUpdate>,
+) -> Result<api::Route> {
+    let id = parse_id(&id, "model mapping")?;
+    write(&s, claims.org_id, move |tx| rules::update_route(tx, id, req)).await
+}
+
+async fn delete_route(State(s): State<AppState>, claims: axum::Extension<Claims>, Path(id): Path<String>) -> Result<api::Deleted> {
+    let id = parse_id(&id, "model mapping")?;
+    write(&s, claims.org_id, move |tx| rules::delete_route(tx, id)).await
+}
+
+async fn reorder(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    JsonBody(req): JsonBody<api::Reorder>,
+) -> Result<api::Ok> {
+    write(&s, claims.org_id, move |tx| rules::reorder(tx, req)).await
+}
+
+// ---------------------------------------------------------------- smart models
+
+async fn list_smart(State(s): State<AppState>, claims: axum::Extension<Claims>) -> Result<Vec<api::SmartModel>> {
+    read(&s, claims.org_id, |tx| Ok(tx.smart_models()?.iter().map(rules::smart_out).collect())).await
+}
+
+async fn get_smart(State(s): State<AppState>, claims: axum::Extension<Claims>, Path(id): Path<String>) -> Result<api::SmartModel> {
+    let id = parse_id(&id, "smart model")?;
+    read(&s, claims.org_id, move |tx| {
+        tx.smart_model(id)?.map(|m| rules::smart_out(&m)).ok_or_else(|| ApiError::not_found(format!("smart model {id} not found")))
+    })
+    .await
+}
+
+async fn create_smart(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    JsonBody(req): JsonBody<api::SmartModelCreate>,
+) -> Result<api::SmartModel> {
+    let org = claims.org_id;
+    write(&s, org, move |tx| rules::create_smart(tx, org, req)).await
+}
+
+async fn update_smart(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<api::SmartModelUpdate>,
+) -> Result<api::SmartModel> {
+    let id = parse_id(&id, "smart model")?;
+    write(&s, claims.org_id, move |tx| rules::update_smart(tx, id, req)).await
+}
+
+async fn delete_smart(State(s): State<AppState>, claims: axum::Extension<Claims>, Path(id): Path<String>) -> Result<api::Deleted> {
+    let id = parse_id(&id, "smart model")?;
+    write(&s, claims.org_id, move |tx| rules::delete_smart(tx, id)).await
+}
