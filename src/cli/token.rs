@@ -12,7 +12,12 @@ use crate::gateway::auth::{MintKey, mint, read_secret_file};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The HS256 secret file the gateway was started with.
-    #[arg(long, env = "SWITCHYARD_JWT_SECRET_FILE", value_name = "FILE", required_unless_present = "jwt_private_key_file")]
+    #[arg(
+        long,
+        env = "SWITCHYARD_JWT_SECRET_FILE",
+        value_name = "FILE",
+        required_unless_present = "jwt_private_key_file"
+    )]
     pub jwt_secret_file: Option<PathBuf>,
     /// A PEM RSA private key, to mint an RS256 token instead.
     #[arg(long, value_name = "FILE", conflicts_with = "jwt_secret_file")]

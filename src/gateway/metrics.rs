@@ -92,7 +92,8 @@ impl Metrics {
                     h.count
                 );
                 let _ = writeln!(out, "switchyard_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-                let _ = writeln!(out, "switchyard_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+                let _ =
+                    writeln!(out, "switchyard_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
             }
         }
         out.push_str("# HELP switchyard_store_errors_total Requests that failed with a storage error.\n");

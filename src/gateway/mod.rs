@@ -144,7 +144,10 @@ pub struct Config {
 /// # Errors
 /// When the store cannot be opened or the address cannot be bound.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = Arc::new(store::sqlite::SqliteStore::open(&config.db).map_err(|e| anyhow::anyhow!("opening {}: {}", config.db, e.message))?);
+    let store: Arc<dyn Store> = Arc::new(
+        store::sqlite::SqliteStore::open(&config.db)
+            .map_err(|e| anyhow::anyhow!("opening {}: {}", config.db, e.message))?,
+    );
     let state = AppState::new(store.clone(), config.verifier);
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;

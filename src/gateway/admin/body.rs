@@ -26,11 +26,8 @@ fn known_fields<T: schemars::JsonSchema + 'static>() -> Vec<String> {
         }
     }
     let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
-    let fields: Vec<String> = schema
-        .get("properties")
-        .and_then(|p| p.as_object())
-        .map(|p| p.keys().cloned().collect())
-        .unwrap_or_default();
+    let fields: Vec<String> =
+        schema.get("properties").and_then(|p| p.as_object()).map(|p| p.keys().cloned().collect()).unwrap_or_default();
     if let Ok(mut map) = cache.lock() {
         map.insert(TypeId::of::<T>(), fields.clone());
     }
@@ -55,7 +52,11 @@ where
             return Err(too_large());
         }
         let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|e| {
-            if e.to_string().contains("length limit") { too_large() } else { ApiError::invalid(format!("cannot read body: {e}")) }
+            if e.to_string().contains("length limit") {
+                too_large()
+            } else {
+                ApiError::invalid(format!("cannot read body: {e}"))
+            }
         })?;
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))?;

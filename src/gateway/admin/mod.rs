@@ -47,6 +47,20 @@ impl<T: Serialize> IntoResponse for Generational<T> {
     }
 }
 
+/// Already-serialized JSON with the generation header (large listings are written
+/// row by row instead of being collected first).
+pub struct RawJson(pub Vec<u8>, pub u64);
+
+impl IntoResponse for RawJson {
+    fn into_response(self) -> Response {
+        let mut resp = ([(axum::http::header::CONTENT_TYPE, "application/json")], self.0).into_response();
+        if let Ok(v) = HeaderValue::from_str(&self.1.to_string()) {
+            resp.headers_mut().insert(GENERATION_HEADER, v);
+        }
+        resp
+    }
+}
+
 type Result<T> = std::result::Result<Generational<T>, ApiError>;
 
 fn parse_id(raw: &str, what: &str) -> std::result::Result<Uuid, ApiError> {
@@ -92,7 +106,9 @@ async fn get_provider(
 ) -> Result<api::Provider> {
     let id = parse_id(&id, "provider")?;
     read(&s, claims.org_id, move |tx| {
-        tx.provider(id)?.map(|p| rules::provider_out(&p)).ok_or_else(|| ApiError::not_found(format!("provider {id} not found")))
+        tx.provider(id)?
+            .map(|p| rules::provider_out(&p))
+            .ok_or_else(|| ApiError::not_found(format!("provider {id} not found")))
     })
     .await
 }
@@ -127,11 +143,18 @@ async fn delete_provider(
 
 // ---------------------------------------------------------------- routes
 
-async fn list_routes(State(s): State<AppState>, claims: axum::Extension<Claims>) -> Result<Vec<api::Route>> {
-    read(&s, claims.org_id, rules::list_routes).await
+async fn list_routes(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+) -> std::result::Result<RawJson, ApiError> {
+    read(&s, claims.org_id, rules::list_routes_json).await.map(|g| RawJson(g.0, g.1))
 }
 
-async fn get_route(State(s): State<AppState>, claims: axum::Extension<Claims>, Path(id): Path<String>) -> Result<api::Route> {
+async fn get_route(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+) -> Result<api::Route> {
     let id = parse_id(&id, "model mapping")?;
     read(&s, claims.org_id, move |tx| {
         let r = tx.route(id)?.ok_or_else(|| ApiError::not_found(format!("model mapping {{id: {id}}} not found")))?;
@@ -160,7 +183,11 @@ async fn update_route(
     write(&s, claims.org_id, move |tx| rules::update_route(tx, id, req)).await
 }
 
-async fn delete_route(State(s): State<AppState>, claims: axum::Extension<Claims>, Path(id): Path<String>) -> Result<api::Deleted> {
+async fn delete_route(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+) -> Result<api::Deleted> {
     let id = parse_id(&id, "model mapping")?;
     write(&s, claims.org_id, move |tx| rules::delete_route(tx, id)).await
 }
@@ -179,10 +206,16 @@ async fn list_smart(State(s): State<AppState>, claims: axum::Extension<Claims>) 
     read(&s, claims.org_id, |tx| Ok(tx.smart_models()?.iter().map(rules::smart_out).collect())).await
 }
 
-async fn get_smart(State(s): State<AppState>, claims: axum::Extension<Claims>, Path(id): Path<String>) -> Result<api::SmartModel> {
+async fn get_smart(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+) -> Result<api::SmartModel> {
     let id = parse_id(&id, "smart model")?;
     read(&s, claims.org_id, move |tx| {
-        tx.smart_model(id)?.map(|m| rules::smart_out(&m)).ok_or_else(|| ApiError::not_found(format!("smart model {id} not found")))
+        tx.smart_model(id)?
+            .map(|m| rules::smart_out(&m))
+            .ok_or_else(|| ApiError::not_found(format!("smart model {id} not found")))
     })
     .await
 }
@@ -206,7 +239,11 @@ async fn update_smart(
     write(&s, claims.org_id, move |tx| rules::update_smart(tx, id, req)).await
 }
 
-async fn delete_smart(State(s): State<AppState>, claims: axum::Extension<Claims>, Path(id): Path<String>) -> Result<api::Deleted> {
+async fn delete_smart(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+) -> Result<api::Deleted> {
     let id = parse_id(&id, "smart model")?;
     write(&s, claims.org_id, move |tx| rules::delete_smart(tx, id)).await
 }

@@ -113,7 +113,9 @@ pub fn smart_out(s: &SmartRow) -> api::SmartModel {
 pub fn create_provider(tx: &mut dyn Tx, org: Uuid, req: api::ProviderCreate) -> Result<api::Provider, ApiError> {
     name_field("name", &req.name)?;
     if req.name.contains('/') {
-        return Err(ApiError::invalid("name must not contain '/' (it separates provider and model in `<provider>/<model>`)"));
+        return Err(ApiError::invalid(
+            "name must not contain '/' (it separates provider and model in `<provider>/<model>`)",
+        ));
     }
     if let Some(url) = &req.base_url {
         check_base_url(url).map_err(|m| ApiError::invalid(format!("base_url: {m}")))?;
@@ -255,7 +257,8 @@ pub fn create_route(tx: &mut dyn Tx, org: Uuid, req: api::RouteCreate) -> Result
     name_field("model_alias", &req.model_alias)?;
     name_field("upstream_model", &req.upstream_model)?;
     let retry_count = range("retry_on_429_count", req.retry_on_429_count, limits::RETRY_ON_429_COUNT)?;
-    let retry_wait = range("retry_on_429_max_wait_secs", req.retry_on_429_max_wait_secs, limits::RETRY_ON_429_MAX_WAIT_SECS)?;
+    let retry_wait =
+        range("retry_on_429_max_wait_secs", req.retry_on_429_max_wait_secs, limits::RETRY_ON_429_MAX_WAIT_SECS)?;
     let idle = range("stream_idle_timeout_secs", req.stream_idle_timeout_secs, limits::STREAM_IDLE_TIMEOUT_SECS)?;
     let cap = range("max_in_flight", req.max_in_flight, limits::MAX_IN_FLIGHT)?;
     let request = range("request_timeout_secs", req.request_timeout_secs, limits::REQUEST_TIMEOUT_SECS)?;
@@ -341,7 +344,9 @@ pub fn update_route(tx: &mut dyn Tx, id: Uuid, req: api::RouteUpdate) -> Result<
     let old = tx.route(id)?.ok_or_else(|| route_not_found(id))?;
     if let Some(p) = req.provider_id {
         if p != old.provider_id {
-            return Err(ApiError::invalid("provider_id is immutable; create a new route on the other provider instead"));
+            return Err(ApiError::invalid(
+                "provider_id is immutable; create a new route on the other provider instead",
+            ));
         }
     }
     let mut row = old.clone();
@@ -501,13 +506,26 @@ fn route_not_found(id: Uuid) -> ApiError {
     ApiError::not_found(format!("model mapping {{id: {id}}} not found"))
 }
 
-/// Every route with its provider's name, as listed.
+/// Every route with its provider's name, as the JSON array the list endpoint
+/// returns, written row by row.
 ///
 /// # Errors
 /// A storage failure.
-pub fn list_routes(tx: &dyn Tx) -> Result<Vec<api::Route>, ApiError> {
+pub fn list_routes_json(tx: &dyn Tx) -> Result<Vec<u8>, ApiError> {
     let names: std::collections::HashMap<Uuid, String> = tx.providers()?.into_iter().map(|p| (p.id, p.name)).collect();
-    Ok(tx.routes()?.iter().map(|r| route_out(r, names.get(&r.provider_id).cloned())).collect())
+    let mut buf = Vec::with_capacity(64 * 1024);
+    buf.push(b'[');
+    let mut first = true;
+    tx.each_route(&mut |r| {
+        if !first {
+            buf.push(b',');
+        }
+        first = false;
+        let name = names.get(&r.provider_id).cloned();
+        serde_json::to_writer(&mut buf, &route_out(&r, name)).map_err(ApiError::internal)
+    })?;
+    buf.push(b']');
+    Ok(buf)
 }
 
 // ---------------------------------------------------------------- smart models
@@ -612,10 +630,12 @@ pub fn update_smart(tx: &mut dyn Tx, id: Uuid, req: api::SmartModelUpdate) -> Re
     let fields = SmartFields {
         model_alias: req.model_alias.unwrap_or_else(|| old.model_alias.clone()),
         determiner: req.determiner_model_alias.unwrap_or_else(|| old.determiner_model_alias.clone()),
-        slots: req.slots.map_or_else(|| old.slots.clone(), |s| s.into_iter().map(|s| (s.model_alias, s.label)).collect()),
-        breakpoints: req.context_breakpoints.unwrap_or_else(|| {
-            old.context_breakpoints.iter().map(|b| i64::try_from(*b).unwrap_or(i64::MAX)).collect()
-        }),
+        slots: req
+            .slots
+            .map_or_else(|| old.slots.clone(), |s| s.into_iter().map(|s| (s.model_alias, s.label)).collect()),
+        breakpoints: req
+            .context_breakpoints
+            .unwrap_or_else(|| old.context_breakpoints.iter().map(|b| i64::try_from(*b).unwrap_or(i64::MAX)).collect()),
         max_chars: Some(req.determiner_input_max_chars.unwrap_or(i64::from(old.determiner_input_max_chars))),
         default_slot: req.default_slot_on_failure.unwrap_or(i64::from(old.default_slot_on_failure)),
     };

@@ -105,6 +105,14 @@ pub trait Tx {
 
     /// Every route, ordered by alias, priority, id.
     fn routes(&self) -> Result<Vec<RouteRow>, ApiError>;
+    /// Calls `f` for every route in list order without collecting them first (the
+    /// list endpoint streams 30,000 rows into JSON this way).
+    fn each_route(&self, f: &mut dyn FnMut(RouteRow) -> Result<(), ApiError>) -> Result<(), ApiError> {
+        for r in self.routes()? {
+            f(r)?;
+        }
+        Ok(())
+    }
     /// One route.
     fn route(&self, id: Uuid) -> Result<Option<RouteRow>, ApiError>;
     /// Routes of one provider for one upstream model (the anchor and its aliases).
@@ -173,7 +181,11 @@ pub trait Store: Send + Sync {
 ///
 /// # Errors
 /// Whatever `f` returns.
-pub fn read<R>(store: &dyn Store, org: Uuid, f: impl FnOnce(&dyn Tx) -> Result<R, ApiError>) -> Result<(R, u64), ApiError> {
+pub fn read<R>(
+    store: &dyn Store,
+    org: Uuid,
+    f: impl FnOnce(&dyn Tx) -> Result<R, ApiError>,
+) -> Result<(R, u64), ApiError> {
     let mut f = Some(f);
     let mut out = None;
     let generation = store.read(org, &mut |tx| {

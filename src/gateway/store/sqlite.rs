@@ -15,7 +15,8 @@ use uuid::Uuid;
 
 use super::{ApiError, ProviderRow, ReadFn, RouteRow, Secret, SmartRow, Store, Tx, WriteFn};
 
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_route_list_index.sql")];
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -172,18 +173,23 @@ fn parse_uuid(s: &str) -> Result<Uuid, ApiError> {
 }
 
 fn opt_uuid(s: Option<String>) -> rusqlite::Result<Option<Uuid>> {
-    s.map(|s| Uuid::parse_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))))
-        .transpose()
+    s.map(|s| {
+        Uuid::parse_str(&s)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    })
+    .transpose()
 }
 
 fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let s: String = row.get(i)?;
-    Uuid::parse_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    Uuid::parse_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn json_col<T: serde::de::DeserializeOwned>(row: &Row<'_>, i: usize) -> rusqlite::Result<T> {
     let s: String = row.get(i)?;
-    serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    serde_json::from_str(&s)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 struct SqlTx<'a> {
@@ -285,7 +291,11 @@ impl SqlTx<'_> {
 
 impl Tx for SqlTx<'_> {
     fn providers(&self) -> Result<Vec<ProviderRow>, ApiError> {
-        self.many(&format!("SELECT {PROVIDER_COLS} FROM providers WHERE org_id = ?1 ORDER BY name"), params![self.org()], provider_row)
+        self.many(
+            &format!("SELECT {PROVIDER_COLS} FROM providers WHERE org_id = ?1 ORDER BY name"),
+            params![self.org()],
+            provider_row,
+        )
     }
     fn provider(&self, id: Uuid) -> Result<Option<ProviderRow>, ApiError> {
         self.one(
@@ -340,6 +350,16 @@ impl Tx for SqlTx<'_> {
             params![self.org()],
             route_row,
         )
+    }
+    fn each_route(&self, f: &mut dyn FnMut(RouteRow) -> Result<(), ApiError>) -> Result<(), ApiError> {
+        let mut stmt = self.tx.prepare_cached(&format!(
+            "SELECT {ROUTE_COLS} FROM routes WHERE org_id = ?1 ORDER BY model_alias, priority, id"
+        ))?;
+        let mut rows = stmt.query(params![self.org()])?;
+        while let Some(row) = rows.next()? {
+            f(route_row(row)?)?;
+        }
+        Ok(())
     }
     fn route(&self, id: Uuid) -> Result<Option<RouteRow>, ApiError> {
         self.one(

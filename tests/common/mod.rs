@@ -1,0 +1,206 @@
+//! Test harness: a real `switchyard gateway` child process on `127.0.0.1:0` with a
+//! real SQLite file in a temp dir, and an HTTP client that speaks to it.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, reason = "test helpers")]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use serde_json::Value;
+use uuid::Uuid;
+
+pub const SECRET: &str = "test-secret-0123456789abcdef";
+
+/// A running gateway process. Killed on drop.
+pub struct Gateway {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+    pub db: PathBuf,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Gateway {
+    /// Starts a gateway on a fresh database.
+    pub fn start() -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut g = Self::start_in(&dir);
+        g._tmp = Some(tmp);
+        g
+    }
+
+    /// Starts a gateway on the database in `dir` (kept across restarts).
+    pub fn start_in(dir: &Path) -> Self {
+        let secret = dir.join("jwt.secret");
+        if !secret.exists() {
+            std::fs::write(&secret, SECRET).expect("write secret");
+        }
+        let db = dir.join("gateway.db");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["gateway", "--listen", "127.0.0.1:0", "--db"])
+            .arg(&db)
+            .arg("--jwt-secret-file")
+            .arg(&secret)
+            .env("SWITCHYARD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn gateway");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read listen line");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line from gateway: {line:?}"))
+            .to_owned();
+        Self { child, base, dir: dir.to_path_buf(), db, _tmp: None }
+    }
+
+    /// `http://127.0.0.1:PORT/api/llm-gateway`
+    pub fn api(&self) -> String {
+        format!("{}/api/llm-gateway", self.base)
+    }
+
+    /// Sends SIGTERM and waits for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        #[cfg(unix)]
+        {
+            let pid = self.child.id().to_string();
+            Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM");
+        }
+        let status = self.child.wait().expect("wait");
+        std::mem::forget(self._tmp.take());
+        status
+    }
+
+    /// SIGKILL.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Mints a token with the switchyard binary (the same path a user takes).
+pub fn token(org: Uuid, role: &str) -> String {
+    token_ttl(org, role, 3600)
+}
+
+pub fn token_ttl(org: Uuid, role: &str, ttl: i64) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("s");
+    std::fs::write(&secret, SECRET).expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["token", "--org", &org.to_string(), "--role", role, "--ttl", &ttl.to_string(), "--jwt-secret-file"])
+        .arg(&secret)
+        .output()
+        .expect("token");
+    assert!(out.status.success(), "token failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf8").trim().to_owned()
+}
+
+/// An admin client for one org.
+#[derive(Clone)]
+pub struct Client {
+    pub http: reqwest::Client,
+    pub api: String,
+    pub token: String,
+    pub org: Uuid,
+}
+
+/// A response: status, generation header, JSON body (or `Value::Null`).
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub generation: Option<u64>,
+    pub body: Value,
+}
+
+impl Resp {
+    /// The error message of an error envelope.
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+    pub fn kind(&self) -> &str {
+        self.body["error"]["type"].as_str().unwrap_or("")
+    }
+}
+
+impl Client {
+    pub fn new(g: &Gateway, org: Uuid, role: &str) -> Self {
+        Self { http: reqwest::Client::new(), api: g.api(), token: token(org, role), org }
+    }
+
+    pub async fn send(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
+        self.raw(method, path, body.map(|b| b.to_string()), Some(&self.token)).await
+    }
+
+    pub async fn raw(&self, method: &str, path: &str, body: Option<String>, token: Option<&str>) -> Resp {
+        let url = format!("{}{}", self.api, path);
+        let mut req = self.http.request(method.parse().expect("method"), url);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b);
+        }
+        let resp = req.send().await.expect("send");
+        let status = resp.status().as_u16();
+        let generation =
+            resp.headers().get("x-switchyard-generation").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Resp { status, generation, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        self.send("GET", path, None).await
+    }
+    pub async fn post(&self, path: &str, body: Value) -> Resp {
+        self.send("POST", path, Some(body)).await
+    }
+    pub async fn put(&self, path: &str, body: Value) -> Resp {
+        self.send("PUT", path, Some(body)).await
+    }
+    pub async fn delete(&self, path: &str) -> Resp {
+        self.send("DELETE", path, None).await
+    }
+
+    /// Creates a provider with 1:1 models; returns its id.
+    pub async fn provider(&self, name: &str, models: &[&str]) -> String {
+        let r = self
+            .post(
+                "/admin/providers",
+                serde_json::json!({"name": name, "model_provider": "openai", "api_key": "sk-test", "models": models}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        r.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Creates a route; returns the response.
+    pub async fn route(&self, provider_id: &str, alias: &str, upstream: &str) -> Resp {
+        self.post(
+            "/admin/model-mappings",
+            serde_json::json!({"provider_id": provider_id, "model_alias": alias, "upstream_model": upstream}),
+        )
+        .await
+    }
+
+    /// The full state as one JSON value (for "nothing changed" assertions).
+    pub async fn snapshot(&self) -> Value {
+        let p = self.get("/admin/providers").await.body;
+        let r = self.get("/admin/model-mappings").await.body;
+        let s = self.get("/admin/smart-models").await.body;
+        serde_json::json!({"providers": p, "routes": r, "smart": s})
+    }
+}
