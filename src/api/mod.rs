@@ -9,6 +9,16 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize};
 use uuid::Uuid;
 
+use crate::model::limits::*;
+
+// Single-field constraints are part of the schema (and so of the OpenAPI document);
+// rules across fields or rows (ascending breakpoints, a custom alias needing its
+// enablement, ...) are enforced by the gateway and described in the docs.
+const NAME: &str = r"^[^\s\x00-\x1f\x7f-\x9f]+$";
+const NAME_NO_SLASH: &str = r"^[^\s\x00-\x1f\x7f-\x9f/]+$";
+const URL: &str = crate::model::names::BASE_URL_PATTERN;
+const LABEL: &str = r"\S";
+
 /// `absent` vs `null` vs a value, for partial updates of nullable fields.
 fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
 where
@@ -52,11 +62,14 @@ pub struct Provider {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderCreate {
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME_NO_SLASH))]
     pub name: String,
     pub model_provider: crate::model::ModelProvider,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = URL))]
     pub base_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub auth_type: Option<String>,
     /// Write-only secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -67,14 +80,17 @@ pub struct ProviderCreate {
     pub connection_id: Option<Uuid>,
     /// Upstream models to enable 1:1 in the same call.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(inner(length(min = 1, max = 256), regex(pattern = NAME)), extend("uniqueItems" = true))]
     pub models: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settings: Option<serde_json::Map<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = REQUEST_TIMEOUT_MIN, max = REQUEST_TIMEOUT_MAX))]
     pub request_timeout_secs: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = STREAM_IDLE_TIMEOUT_MIN, max = STREAM_IDLE_TIMEOUT_MAX))]
     pub stream_idle_timeout_secs: Option<i64>,
 }
 
@@ -83,10 +99,13 @@ pub struct ProviderCreate {
 #[serde(deny_unknown_fields)]
 pub struct ProviderUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME_NO_SLASH))]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = URL))]
     pub base_url: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub auth_type: Option<String>,
     /// Write-only; rotates the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,8 +117,10 @@ pub struct ProviderUpdate {
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub connection_id: Option<Option<Uuid>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = REQUEST_TIMEOUT_MIN, max = REQUEST_TIMEOUT_MAX))]
     pub request_timeout_secs: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = STREAM_IDLE_TIMEOUT_MIN, max = STREAM_IDLE_TIMEOUT_MAX))]
     pub stream_idle_timeout_secs: Option<Option<i64>>,
 }
 
@@ -139,23 +160,31 @@ pub struct Route {
 #[serde(deny_unknown_fields)]
 pub struct RouteCreate {
     pub provider_id: Uuid,
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub model_alias: String,
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub upstream_model: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = PRIORITY_MIN, max = PRIORITY_MAX))]
     pub priority: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = RETRY_ON_429_COUNT_MIN, max = RETRY_ON_429_COUNT_MAX))]
     pub retry_on_429_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = RETRY_ON_429_MAX_WAIT_MIN, max = RETRY_ON_429_MAX_WAIT_MAX))]
     pub retry_on_429_max_wait_secs: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bare_alias: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = STREAM_IDLE_TIMEOUT_MIN, max = STREAM_IDLE_TIMEOUT_MAX))]
     pub stream_idle_timeout_secs: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = MAX_IN_FLIGHT_MIN, max = MAX_IN_FLIGHT_MAX))]
     pub max_in_flight: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = REQUEST_TIMEOUT_MIN, max = REQUEST_TIMEOUT_MAX))]
     pub request_timeout_secs: Option<i64>,
 }
 
@@ -167,24 +196,32 @@ pub struct RouteUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<Uuid>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub model_alias: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub upstream_model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = PRIORITY_MIN, max = PRIORITY_MAX))]
     pub priority: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = RETRY_ON_429_COUNT_MIN, max = RETRY_ON_429_COUNT_MAX))]
     pub retry_on_429_count: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = RETRY_ON_429_MAX_WAIT_MIN, max = RETRY_ON_429_MAX_WAIT_MAX))]
     pub retry_on_429_max_wait_secs: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bare_alias: Option<bool>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = STREAM_IDLE_TIMEOUT_MIN, max = STREAM_IDLE_TIMEOUT_MAX))]
     pub stream_idle_timeout_secs: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = MAX_IN_FLIGHT_MIN, max = MAX_IN_FLIGHT_MAX))]
     pub max_in_flight: Option<Option<i64>>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = REQUEST_TIMEOUT_MIN, max = REQUEST_TIMEOUT_MAX))]
     pub request_timeout_secs: Option<Option<i64>>,
 }
 
@@ -192,6 +229,7 @@ pub struct RouteUpdate {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reorder {
+    #[schemars(length(min = 1))]
     pub entries: Vec<ReorderEntry>,
 }
 
@@ -200,6 +238,7 @@ pub struct Reorder {
 #[serde(deny_unknown_fields)]
 pub struct ReorderEntry {
     pub id: Uuid,
+    #[schemars(range(min = PRIORITY_MIN, max = PRIORITY_MAX))]
     pub priority: i64,
 }
 
@@ -207,7 +246,9 @@ pub struct ReorderEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Slot {
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub model_alias: String,
+    #[schemars(length(min = 1, max = 256), regex(pattern = LABEL))]
     pub label: String,
 }
 
@@ -243,18 +284,24 @@ pub struct SlotOut {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SmartModelCreate {
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME_NO_SLASH))]
     pub model_alias: String,
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub determiner_model_alias: String,
+    #[schemars(length(min = 1))]
     pub slots: Vec<Slot>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(range(min = CONTEXT_BREAKPOINT_MIN, max = CONTEXT_BREAKPOINT_MAX)), extend("uniqueItems" = true))]
     pub context_breakpoints: Option<Vec<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = DETERMINER_INPUT_MAX_CHARS_MIN, max = DETERMINER_INPUT_MAX_CHARS_MAX))]
     pub determiner_input_max_chars: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub default_slot_on_failure: Option<i64>,
 }
 
@@ -263,20 +310,26 @@ pub struct SmartModelCreate {
 #[serde(deny_unknown_fields)]
 pub struct SmartModelUpdate {
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME_NO_SLASH))]
     pub model_alias: Option<String>,
     #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     pub description: Option<Option<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
     pub determiner_model_alias: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1))]
     pub slots: Option<Vec<Slot>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(range(min = CONTEXT_BREAKPOINT_MIN, max = CONTEXT_BREAKPOINT_MAX)), extend("uniqueItems" = true))]
     pub context_breakpoints: Option<Vec<i64>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = DETERMINER_INPUT_MAX_CHARS_MIN, max = DETERMINER_INPUT_MAX_CHARS_MAX))]
     pub determiner_input_max_chars: Option<i64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
     pub default_slot_on_failure: Option<i64>,
 }
 

@@ -50,7 +50,9 @@ pub fn check_token(s: &str) -> Result<(), String> {
     if s.len() > MAX_NAME_LEN {
         return Err(format!("is {} characters long, more than {MAX_NAME_LEN}", s.len()));
     }
-    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control()) {
+    // Same set as the OpenAPI pattern `[^\s\x00-\x1f\x7f-\x9f]` (ECMAScript `\s`
+    // also covers U+FEFF).
+    if let Some(c) = s.chars().find(|c| c.is_whitespace() || c.is_control() || *c == '\u{feff}') {
         return Err(format!("{s:?} contains the character {c:?}; whitespace and control characters are not allowed"));
     }
     Ok(())
@@ -82,7 +84,10 @@ pub fn check_secret_key(s: &str) -> Result<(), String> {
     }
 }
 
-/// Checks an HTTP(S) base URL.
+/// Checks an HTTP(S) base URL: scheme, a host name or IPv4 address (letters,
+/// digits, '-', '.'), an optional port, an optional path without whitespace.
+/// (IPv6 literals are not accepted; give the upstream a host name.)
+/// Mirrors the OpenAPI pattern `BASE_URL_PATTERN`.
 ///
 /// # Errors
 /// A message saying what is wrong.
@@ -91,12 +96,31 @@ pub fn check_base_url(s: &str) -> Result<(), String> {
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))
         .ok_or_else(|| format!("{s:?} is not an http:// or https:// URL"))?;
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if host.is_empty() || host.contains(char::is_whitespace) || s.contains(char::is_whitespace) {
-        return Err(format!("{s:?} has no valid host"));
+    let bad = || format!("{s:?} is not a valid URL (expected http(s)://host[:port][/path])");
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    let (host, port) = match authority.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (authority, None),
+    };
+    let labels_ok = !host.is_empty()
+        && host.split('.').all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if !labels_ok {
+        return Err(bad());
+    }
+    if let Some(p) = port {
+        if p.is_empty() || p.len() > 5 || !p.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+    }
+    if path.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}') {
+        return Err(bad());
     }
     Ok(())
 }
+
+/// The JSON Schema pattern equivalent of [`check_base_url`].
+pub const BASE_URL_PATTERN: &str =
+    r"^https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?(/[^\s\x00-\x1f\x7f-\x9f]*)?$";
 
 #[cfg(test)]
 mod tests {
@@ -128,5 +152,10 @@ mod tests {
         assert!(check_base_url("https://api.openai.com/v1").is_ok());
         assert!(check_base_url("ftp://x").is_err());
         assert!(check_base_url("https://").is_err());
+        assert!(check_base_url("http://[").is_err());
+        assert!(check_base_url("http://127.0.0.1:8000/v1").is_ok());
+        assert!(check_base_url("http://[::1]:8080/v1").is_err());
+        assert!(check_base_url("http://a..b").is_err());
+        assert!(check_base_url("http://host:99999999").is_err());
     }
 }

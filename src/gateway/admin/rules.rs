@@ -120,6 +120,9 @@ pub fn create_provider(tx: &mut dyn Tx, org: Uuid, req: api::ProviderCreate) -> 
     if let Some(url) = &req.base_url {
         check_base_url(url).map_err(|m| ApiError::invalid(format!("base_url: {m}")))?;
     }
+    if let Some(a) = &req.auth_type {
+        name_field("auth_type", a)?;
+    }
     let request_timeout_secs = range("request_timeout_secs", req.request_timeout_secs, limits::REQUEST_TIMEOUT_SECS)?;
     let stream_idle_timeout_secs =
         range("stream_idle_timeout_secs", req.stream_idle_timeout_secs, limits::STREAM_IDLE_TIMEOUT_SECS)?;
