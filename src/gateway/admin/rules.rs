@@ -677,3 +677,95 @@ pub fn delete_smart(tx: &mut dyn Tx, id: Uuid) -> Result<api::Deleted, ApiError>
 fn smart_not_found(id: Uuid) -> ApiError {
     ApiError::not_found(format!("smart model {id} not found"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::store::memory::MemoryStore;
+    use crate::gateway::store::sqlite::SqliteStore;
+    use crate::gateway::store::{Store, read, write};
+
+    fn stores() -> Vec<(&'static str, Box<dyn Store>)> {
+        vec![("memory", Box::new(MemoryStore::new())), ("sqlite", Box::new(SqliteStore::open(":memory:").unwrap()))]
+    }
+
+    fn provider(store: &dyn Store, org: Uuid, models: &[&str]) -> Uuid {
+        let req = api::ProviderCreate {
+            name: "p".into(),
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+            ..Default::default()
+        };
+        write(store, org, |tx| create_provider(tx, org, req)).unwrap().0.id
+    }
+
+    #[test]
+    fn both_stores_fold_repeated_enablements_into_one_row() {
+        for (name, store) in stores() {
+            let org = Uuid::new_v4();
+            let pid = provider(store.as_ref(), org, &["m"]);
+            let req = api::RouteCreate {
+                provider_id: pid,
+                model_alias: "m".into(),
+                upstream_model: "m".into(),
+                max_in_flight: Some(5),
+                ..Default::default()
+            };
+            let (a, g1) = write(store.as_ref(), org, |tx| create_route(tx, org, req.clone())).unwrap();
+            let (b, g2) = write(store.as_ref(), org, |tx| create_route(tx, org, req.clone())).unwrap();
+            assert_eq!(a.id, b.id, "{name}");
+            assert_eq!(g2, g1 + 1, "{name}: every successful write bumps the generation");
+            let (rows, _) = read(store.as_ref(), org, |tx| tx.routes()).unwrap();
+            assert_eq!(rows.len(), 1, "{name}");
+            assert_eq!(rows[0].max_in_flight, Some(5), "{name}");
+        }
+    }
+
+    #[test]
+    fn both_stores_roll_back_a_failed_write_completely() {
+        for (name, store) in stores() {
+            let org = Uuid::new_v4();
+            let pid = provider(store.as_ref(), org, &["m"]);
+            let before = store.generation(org).unwrap();
+            // A write that changes a row and then fails must leave nothing behind.
+            let err = write(store.as_ref(), org, |tx| {
+                create_route(
+                    tx,
+                    org,
+                    api::RouteCreate {
+                        provider_id: pid,
+                        model_alias: "n".into(),
+                        upstream_model: "n".into(),
+                        ..Default::default()
+                    },
+                )?;
+                create_route(
+                    tx,
+                    org,
+                    api::RouteCreate {
+                        provider_id: pid,
+                        model_alias: "alias".into(),
+                        upstream_model: "missing".into(),
+                        ..Default::default()
+                    },
+                )
+            })
+            .unwrap_err();
+            assert_eq!(err.status, 400, "{name}");
+            assert_eq!(store.generation(org).unwrap(), before, "{name}");
+            let (rows, _) = read(store.as_ref(), org, |tx| tx.routes()).unwrap();
+            assert_eq!(rows.len(), 1, "{name}: only the original enablement remains");
+        }
+    }
+
+    #[test]
+    fn both_stores_keep_orgs_apart() {
+        for (name, store) in stores() {
+            let (a, b) = (Uuid::new_v4(), Uuid::new_v4());
+            let pid = provider(store.as_ref(), a, &["m"]);
+            let (seen, _) = read(store.as_ref(), b, |tx| tx.provider(pid)).unwrap();
+            assert!(seen.is_none(), "{name}");
+            let err = write(store.as_ref(), b, |tx| delete_provider(tx, pid)).unwrap_err();
+            assert_eq!(err.status, 404, "{name}");
+        }
+    }
+}
