@@ -70,6 +70,17 @@ pub fn load_paths(inputs: &[PathBuf]) -> Result<Loaded, Vec<Diagnostic>> {
 /// # Errors
 /// Every problem found.
 pub fn load_paths_with(inputs: &[PathBuf], external: &ExternalNames) -> Result<Loaded, Vec<Diagnostic>> {
+    let loaded = parse_paths(inputs)?;
+    loaded.check_references(external)?;
+    Ok(loaded)
+}
+
+/// Reads and checks every document on its own (syntax, shape, per-object rules),
+/// without the rules across the set; see [`Loaded::check_references`].
+///
+/// # Errors
+/// Every problem found.
+pub fn parse_paths(inputs: &[PathBuf]) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut sources = Vec::new();
     let mut seen = HashSet::new();
@@ -88,7 +99,7 @@ pub fn load_paths_with(inputs: &[PathBuf], external: &ExternalNames) -> Result<L
         diags.sort();
         return Err(diags);
     }
-    load_sources_with(sources, external)
+    parse_sources(sources)
 }
 
 /// Loads and validates in-memory sources.
@@ -104,6 +115,16 @@ pub fn load_sources(sources: Vec<Source>) -> Result<Loaded, Vec<Diagnostic>> {
 /// # Errors
 /// Every problem found.
 pub fn load_sources_with(sources: Vec<Source>, external: &ExternalNames) -> Result<Loaded, Vec<Diagnostic>> {
+    let loaded = parse_sources(sources)?;
+    loaded.check_references(external)?;
+    Ok(loaded)
+}
+
+/// Like [`parse_paths`] for in-memory sources.
+///
+/// # Errors
+/// Every problem found.
+pub fn parse_sources(sources: Vec<Source>) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut files = Vec::new();
     // (file index, root, converted) for every document, valid or not.
@@ -139,29 +160,6 @@ pub fn load_sources_with(sources: Vec<Source>, external: &ExternalNames) -> Resu
             None => {}
         }
     }
-    // Set-level rules only make sense once every document converted; otherwise
-    // references into broken documents would produce noise.
-    if diags.is_empty() {
-        for v in validate_set(&state, external) {
-            let (file, root, _) = &docs[v.doc];
-            let mark = root.locate(&v.path);
-            let mut message = v.message;
-            if let Some((rdoc, rpath)) = &v.related {
-                let (rfile, rroot, _) = &docs[*rdoc];
-                let rmark = rroot.locate(rpath);
-                message.push_str(&format!(" (first declared at {}:{}:{})", files[*rfile], rmark.line, rmark.col));
-            }
-            diags.push(Diagnostic {
-                file: files[*file].clone(),
-                line: mark.line,
-                column: mark.col,
-                path: Some(v.path.to_string()),
-                message,
-                expected: v.expected,
-                hint: v.hint,
-            });
-        }
-    }
     if !diags.is_empty() {
         diags.sort();
         diags.dedup();
@@ -172,6 +170,54 @@ pub fn load_sources_with(sources: Vec<Source>, external: &ExternalNames) -> Resu
         .filter_map(|(file, root, c)| c.map(|converted| LoadedDocument { file, root, converted }))
         .collect();
     Ok(Loaded { files, documents, state })
+}
+
+impl Loaded {
+    /// The rules across the whole set (duplicates, references, cycles), with names
+    /// that exist on the live gateway counting as declared.
+    ///
+    /// # Errors
+    /// Every violation, located.
+    pub fn check_references(&self, external: &ExternalNames) -> Result<(), Vec<Diagnostic>> {
+        let mut diags = Vec::new();
+        for v in validate_set(&self.state, external) {
+            let doc = &self.documents[v.doc];
+            let mark = doc.root.locate(&v.path);
+            let mut message = v.message;
+            if let Some((rdoc, rpath)) = &v.related {
+                let r = &self.documents[*rdoc];
+                let rmark = r.root.locate(rpath);
+                message.push_str(&format!(" (first declared at {}:{}:{})", self.files[r.file], rmark.line, rmark.col));
+            }
+            diags.push(Diagnostic {
+                file: self.files[doc.file].clone(),
+                line: mark.line,
+                column: mark.col,
+                path: Some(v.path.to_string()),
+                message,
+                expected: v.expected,
+                hint: v.hint,
+            });
+        }
+        if diags.is_empty() {
+            return Ok(());
+        }
+        diags.sort();
+        diags.dedup();
+        Err(diags)
+    }
+
+    /// Position of `path` in the document with id `doc`, as `file:line:col`.
+    #[must_use]
+    pub fn position(&self, doc: usize, path: &str) -> String {
+        match self.documents.get(doc) {
+            Some(d) => {
+                let m = d.root.locate(&FieldPath::parse(path));
+                format!("{}:{}:{}", self.files[d.file], m.line, m.col)
+            }
+            None => "(input)".to_owned(),
+        }
+    }
 }
 
 type FileDocs = Vec<(Node, Option<Converted>, Vec<Issue>)>;

@@ -14,4 +14,4 @@ pub mod schema_check;
 pub mod yaml;
 
 pub use diagnostic::Diagnostic;
-pub use load::{Loaded, Source, load_paths, load_sources};
+pub use load::{Loaded, Source, load_paths, load_sources, parse_paths, parse_sources};
