@@ -1,8 +1,12 @@
 //! Command-line definitions (clap) and the dispatch to each subcommand. Nothing
 //! else in the crate depends on this module.
 
+pub mod apply;
 pub mod crds;
+pub mod export;
 pub mod gateway;
+pub mod plan;
+pub mod reconcile;
 pub mod token;
 pub mod validate;
 
@@ -26,6 +30,12 @@ pub enum Command {
     Validate(validate::Args),
     /// Print (or write) the CustomResourceDefinitions and editor JSON Schemas.
     Crds(crds::Args),
+    /// Show what apply would change on a gateway.
+    Plan(plan::Args),
+    /// Apply manifests (or a saved plan) to a gateway.
+    Apply(apply::Args),
+    /// Write a gateway's live configuration as switchyard YAML.
+    Export(export::Args),
     /// Run the gateway: the Barndoor-compatible admin API on SQLite.
     Gateway(gateway::Args),
     /// Mint an admin JWT for a local gateway.
@@ -52,6 +62,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => validate::run(&args),
         Command::Crds(args) => crds::run(&args),
+        Command::Plan(args) => plan::run(&args),
+        Command::Apply(args) => apply::run(&args),
+        Command::Export(args) => export::run(&args),
         Command::Gateway(args) => gateway::run(&args),
         Command::Token(args) => token::run(&args),
         Command::Openapi => {

@@ -656,6 +656,8 @@ fn alias_change(
     let mut deletes = Vec::new();
     let mut used: BTreeSet<Uuid> = BTreeSet::new();
     let mut needs: BTreeSet<String> = BTreeSet::new();
+    // (id, live priority, desired position) of rows that stay.
+    let mut matched: Vec<(Uuid, i64, i64)> = Vec::new();
     for (i, t) in r.targets.iter().enumerate() {
         let priority = i64::try_from(i).unwrap_or(i64::MAX);
         needs.insert(t.provider.clone());
@@ -672,9 +674,18 @@ fn alias_change(
                 if let Some(body) = route_update(l, &t.options, r.bare_alias) {
                     updates.push(Op::UpdateRoute { id: l.id, body });
                 }
-                if l.priority != priority {
-                    reorder.push(api::ReorderEntry { id: l.id, priority });
-                }
+                matched.push((l.id, l.priority, priority));
+            }
+        }
+    }
+    // Only the order matters for failover: live priorities that already ascend in the
+    // desired order are left alone (no phantom reorders of, say, 0/5/10). When rows
+    // are added, or the order differs, every staying row gets its position.
+    let ascending = matched.windows(2).all(|w| w[0].1 < w[1].1);
+    if !ascending || !creates.is_empty() {
+        for (id, live_priority, position) in &matched {
+            if live_priority != position {
+                reorder.push(api::ReorderEntry { id: *id, priority: *position });
             }
         }
     }

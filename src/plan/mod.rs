@@ -5,6 +5,7 @@
 //! that turns a plan into writes.
 
 pub mod engine;
+pub mod export;
 pub mod render;
 pub mod types;
 
