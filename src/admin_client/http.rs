@@ -159,10 +159,10 @@ impl AdminApi for HttpAdminClient {
         // A write between the three reads would show as differing generations; take
         // the oldest so that a saved plan made from this read is conservative.
         let generation = [g1, g2, g3].into_iter().flatten().min();
-        if let (Some(a), Some(b)) = (g1, g3) {
-            if a != b {
-                tracing::warn!(first = a, last = b, "the gateway changed while its state was being read");
-            }
+        if let (Some(a), Some(b)) = (g1, g3)
+            && a != b
+        {
+            tracing::warn!(first = a, last = b, "the gateway changed while its state was being read");
         }
         Ok(LiveState { providers, routes, smart_models, generation })
     }
@@ -218,10 +218,10 @@ impl AdminApi for HttpAdminClient {
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     if let Some(ms) =
         headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
+        && ms.is_finite()
+        && ms >= 0.0
     {
-        if ms.is_finite() && ms >= 0.0 {
-            return Some(Duration::from_secs_f64(ms / 1000.0));
-        }
+        return Some(Duration::from_secs_f64(ms / 1000.0));
     }
     let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<u64>() {

@@ -172,6 +172,7 @@ pub async fn execute(
     let mut ready: Vec<usize> = (0..n).filter(|i| waiting[*i] == 0).rev().collect();
     let mut running = JoinSet::new();
     let mut writes = 0usize;
+    let mut gave_up = false;
     let parallelism = opts.parallelism.max(1);
     loop {
         while running.len() < parallelism {
@@ -179,12 +180,12 @@ pub async fn execute(
             let change = changes[i].clone();
             let (api, secrets, ids) = (api.clone(), secrets.clone(), ids.clone());
             running.spawn(async move {
-                let (outcome, made) = run_change(&change, api.as_ref(), secrets.as_ref(), &ids).await;
-                (i, outcome, made)
+                let (outcome, made, unreachable) = run_change(&change, api.as_ref(), secrets.as_ref(), &ids).await;
+                (i, outcome, made, unreachable)
             });
         }
         let Some(joined) = running.join_next().await else { break };
-        let (i, outcome, made) = match joined {
+        let (i, outcome, made, unreachable) = match joined {
             Ok(v) => v,
             Err(e) => {
                 tracing::error!(error = %e, "apply task panicked");
@@ -215,6 +216,17 @@ pub async fn execute(
                 stack.extend(dependents[d].iter().copied());
             }
         }
+        if unreachable && !gave_up {
+            // The client already retried with backoff: stop starting new changes
+            // rather than retrying each of them against a gateway that is gone.
+            gave_up = true;
+            for d in ready.drain(..) {
+                outcomes.entry(d).or_insert_with(|| Outcome::Skipped("the gateway became unreachable".into()));
+            }
+        }
+        if gave_up {
+            ready.clear();
+        }
         if let Some(p) = &opts.progress {
             p(outcomes.len(), n);
         }
@@ -223,7 +235,9 @@ pub async fn execute(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let outcome = outcomes.remove(&i).unwrap_or_else(|| Outcome::Skipped("not reached".into()));
+            let outcome = outcomes.remove(&i).unwrap_or_else(|| {
+                Outcome::Skipped(if gave_up { "the gateway became unreachable".into() } else { "not reached".into() })
+            });
             (c.kind, c.identity.clone(), c.action, outcome)
         })
         .collect();
@@ -241,75 +255,96 @@ fn resolve_key(secrets: &dyn SecretResolver, key: &KeyRef, provider: &str) -> Re
     Ok(value)
 }
 
-fn fmt_err(e: &AdminError) -> String {
-    match e.hint() {
-        Some(h) => format!("{e} (hint: {h})"),
-        None => e.to_string(),
+/// Why one call failed.
+enum OpError {
+    /// The gateway refused or could not be reached.
+    Api(AdminError),
+    /// Something on our side (a key, a missing provider id).
+    Local(String),
+}
+
+impl From<AdminError> for OpError {
+    fn from(e: AdminError) -> Self {
+        Self::Api(e)
     }
 }
 
+impl From<String> for OpError {
+    fn from(e: String) -> Self {
+        Self::Local(e)
+    }
+}
+
+impl OpError {
+    fn message(&self) -> String {
+        match self {
+            Self::Api(e) => match e.hint() {
+                Some(h) => format!("{e} (hint: {h})"),
+                None => e.to_string(),
+            },
+            Self::Local(m) => m.clone(),
+        }
+    }
+}
+
+/// Runs one change's calls in order: (outcome, writes made, gateway unreachable).
 async fn run_change(
     change: &Change,
     api: &dyn AdminApi,
     secrets: &dyn SecretResolver,
     ids: &Mutex<HashMap<String, Uuid>>,
-) -> (Outcome, usize) {
+) -> (Outcome, usize, bool) {
     let mut writes = 0;
     for op in &change.ops {
-        let result: Result<(), String> = match op {
-            Op::CreateProvider { body, api_key } => {
-                let mut body = body.clone();
-                match api_key.as_ref().map(|k| resolve_key(secrets, k, &body.name)).transpose() {
-                    Err(e) => Err(e),
-                    Ok(key) => {
-                        body.api_key = key;
-                        match api.create_provider(&body).await {
-                            Ok(p) => {
-                                if let Ok(mut m) = ids.lock() {
-                                    m.insert(p.name.clone(), p.id);
-                                }
-                                Ok(())
-                            }
-                            Err(e) => Err(fmt_err(&e)),
-                        }
+        let result: Result<(), OpError> = async {
+            match op {
+                Op::CreateProvider { body, api_key } => {
+                    let mut body = body.clone();
+                    body.api_key = api_key.as_ref().map(|k| resolve_key(secrets, k, &body.name)).transpose()?;
+                    let p = api.create_provider(&body).await?;
+                    if let Ok(mut m) = ids.lock() {
+                        m.insert(p.name.clone(), p.id);
                     }
                 }
-            }
-            Op::UpdateProvider { id, body, api_key } => {
-                let mut body = body.clone();
-                match api_key.as_ref().map(|k| resolve_key(secrets, k, &change.identity)).transpose() {
-                    Err(e) => Err(e),
-                    Ok(key) => {
-                        body.api_key = key;
-                        api.update_provider(*id, &body).await.map(|_| ()).map_err(|e| fmt_err(&e))
-                    }
+                Op::UpdateProvider { id, body, api_key } => {
+                    let mut body = body.clone();
+                    body.api_key = api_key.as_ref().map(|k| resolve_key(secrets, k, &change.identity)).transpose()?;
+                    api.update_provider(*id, &body).await?;
                 }
-            }
-            Op::DeleteProvider { id } => api.delete_provider(*id).await.map_err(|e| fmt_err(&e)),
-            Op::CreateRoute(new) => {
-                let id = ids.lock().ok().and_then(|m| m.get(&new.provider).copied());
-                match id {
-                    None => Err(format!("provider {} does not exist on the gateway", new.provider)),
-                    Some(id) => {
-                        let mut body = new.body.clone();
-                        body.provider_id = id;
-                        api.create_route(&body).await.map(|_| ()).map_err(|e| fmt_err(&e))
-                    }
+                Op::DeleteProvider { id } => api.delete_provider(*id).await?,
+                Op::CreateRoute(new) => {
+                    let id = ids
+                        .lock()
+                        .ok()
+                        .and_then(|m| m.get(&new.provider).copied())
+                        .ok_or_else(|| format!("provider {} does not exist on the gateway", new.provider))?;
+                    let mut body = new.body.clone();
+                    body.provider_id = id;
+                    api.create_route(&body).await?;
                 }
+                Op::UpdateRoute { id, body } => {
+                    api.update_route(*id, body).await?;
+                }
+                Op::DeleteRoute { id } => api.delete_route(*id).await?,
+                Op::Reorder { body } => api.reorder(body).await?,
+                Op::CreateSmartModel { body } => {
+                    api.create_smart_model(body).await?;
+                }
+                Op::UpdateSmartModel { id, body } => {
+                    api.update_smart_model(*id, body).await?;
+                }
+                Op::DeleteSmartModel { id } => api.delete_smart_model(*id).await?,
             }
-            Op::UpdateRoute { id, body } => api.update_route(*id, body).await.map(|_| ()).map_err(|e| fmt_err(&e)),
-            Op::DeleteRoute { id } => api.delete_route(*id).await.map_err(|e| fmt_err(&e)),
-            Op::Reorder { body } => api.reorder(body).await.map_err(|e| fmt_err(&e)),
-            Op::CreateSmartModel { body } => api.create_smart_model(body).await.map(|_| ()).map_err(|e| fmt_err(&e)),
-            Op::UpdateSmartModel { id, body } => {
-                api.update_smart_model(*id, body).await.map(|_| ()).map_err(|e| fmt_err(&e))
-            }
-            Op::DeleteSmartModel { id } => api.delete_smart_model(*id).await.map_err(|e| fmt_err(&e)),
-        };
+            Ok(())
+        }
+        .await;
         match result {
             Ok(()) => writes += 1,
-            Err(e) => return (Outcome::Failed(e), writes),
+            Err(e) => {
+                let unreachable = matches!(e, OpError::Api(AdminError::Unreachable(_)));
+                return (Outcome::Failed(e.message()), writes, unreachable);
+            }
         }
     }
-    (Outcome::Applied, writes)
+    (Outcome::Applied, writes, false)
 }

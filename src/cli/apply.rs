@@ -110,7 +110,7 @@ async fn run_async(args: &Args) -> anyhow::Result<ExitCode> {
     let progress: Option<Arc<dyn Fn(usize, usize) + Send + Sync>> = if std::io::stderr().is_terminal() {
         Some(Arc::new(|done, total| {
             let width = 30;
-            let filled = if total == 0 { width } else { done * width / total };
+            let filled = (done * width).checked_div(total).unwrap_or(width);
             eprint!("\r[{}{}] {done}/{total} changes", "#".repeat(filled), " ".repeat(width - filled));
             if done == total {
                 eprintln!();
@@ -134,12 +134,12 @@ async fn run_async(args: &Args) -> anyhow::Result<ExitCode> {
 /// Why a saved plan no longer applies, if it does not.
 #[must_use]
 pub fn stale(plan: &Plan, live: &crate::admin_client::LiveState) -> Option<String> {
-    if let (Some(then), Some(now)) = (plan.generation, live.generation) {
-        if then != now {
-            return Some(format!(
-                "the saved plan is stale: the gateway's config generation was {then} when it was made and is {now} now; nothing was changed"
-            ));
-        }
+    if let (Some(then), Some(now)) = (plan.generation, live.generation)
+        && then != now
+    {
+        return Some(format!(
+            "the saved plan is stale: the gateway's config generation was {then} when it was made and is {now} now; nothing was changed"
+        ));
     }
     if live_fingerprint(live) != plan.live_fingerprint {
         return Some(

@@ -40,10 +40,10 @@ pub fn verifier(secret_file: Option<&PathBuf>, public_key_file: Option<&PathBuf>
         let secret = read_secret_file(path).map_err(anyhow::Error::msg)?;
         return Verifier::hs256(&secret).map_err(anyhow::Error::msg);
     }
-    if let Ok(secret) = std::env::var("SWITCHYARD_JWT_SECRET") {
-        if !secret.is_empty() {
-            return Verifier::hs256(secret.as_bytes()).map_err(anyhow::Error::msg);
-        }
+    if let Ok(secret) = std::env::var("SWITCHYARD_JWT_SECRET")
+        && !secret.is_empty()
+    {
+        return Verifier::hs256(secret.as_bytes()).map_err(anyhow::Error::msg);
     }
     anyhow::bail!(
         "no JWT key configured\nhint: pass --jwt-secret-file FILE (HS256) or --jwt-public-key-file FILE (RS256), or set SWITCHYARD_JWT_SECRET"

@@ -104,12 +104,15 @@ pub fn external_names(live: &LiveState) -> ExternalNames {
     ext
 }
 
+/// Key reference and hash per provider name, plus warnings.
+pub type ResolvedKeys = (BTreeMap<String, KeyRef>, Vec<String>);
+
 /// Resolves every declared `fromEnv` key to a reference and hash. `secretKeyRef` keys
 /// are left to the controller (returned as warnings).
 ///
 /// # Errors
 /// A diagnostic per unset environment variable.
-pub fn resolve_keys(loaded: &Loaded) -> Result<(BTreeMap<String, KeyRef>, Vec<String>), Vec<Diagnostic>> {
+pub fn resolve_keys(loaded: &Loaded) -> Result<ResolvedKeys, Vec<Diagnostic>> {
     let mut keys = BTreeMap::new();
     let mut warnings = Vec::new();
     let mut diags = Vec::new();

@@ -80,6 +80,20 @@ impl Verifier {
         if token.starts_with("bd-") {
             return Err(ApiError::unauthenticated("bd- API keys are for the runtime API; /admin needs a JWT"));
         }
+        match jsonwebtoken::decode_header(token) {
+            Err(_) => {
+                return Err(ApiError::unauthenticated(
+                    "token header is malformed or names an unsupported algorithm (such as none)",
+                ));
+            }
+            Ok(h) if !self.validation.algorithms.contains(&h.alg) => {
+                return Err(ApiError::unauthenticated(format!(
+                    "token algorithm is not accepted ({:?}; this gateway expects {:?})",
+                    h.alg, self.validation.algorithms
+                )));
+            }
+            Ok(_) => {}
+        }
         jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map(|d| d.claims).map_err(|e| {
             use jsonwebtoken::errors::ErrorKind;
             let why = match e.kind() {

@@ -118,10 +118,10 @@ async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -
     let mut resp = next.run(req).await;
     if !resp.headers().contains_key(GENERATION_HEADER) {
         let store = s.store.clone();
-        if let Ok(Ok(g)) = tokio::task::spawn_blocking(move || store.generation(org)).await {
-            if let Ok(v) = HeaderValue::from_str(&g.to_string()) {
-                resp.headers_mut().insert(GENERATION_HEADER, v);
-            }
+        if let Ok(Ok(g)) = tokio::task::spawn_blocking(move || store.generation(org)).await
+            && let Ok(v) = HeaderValue::from_str(&g.to_string())
+        {
+            resp.headers_mut().insert(GENERATION_HEADER, v);
         }
     }
     resp

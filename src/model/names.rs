@@ -107,10 +107,10 @@ pub fn check_base_url(s: &str) -> Result<(), String> {
     if !labels_ok {
         return Err(bad());
     }
-    if let Some(p) = port {
-        if p.is_empty() || p.len() > 5 || !p.chars().all(|c| c.is_ascii_digit()) {
-            return Err(bad());
-        }
+    if let Some(p) = port
+        && (p.is_empty() || p.len() > 5 || !p.chars().all(|c| c.is_ascii_digit()))
+    {
+        return Err(bad());
     }
     if path.chars().any(|c| c.is_whitespace() || c.is_control() || c == '\u{feff}') {
         return Err(bad());

@@ -175,30 +175,61 @@ fn alias_view(alias: &str, rows: &[(String, String, RouteOptions, bool)]) -> Val
     json!({"alias": alias, "targets": targets})
 }
 
-fn smart_view(
-    alias: &str,
-    determiner: &str,
-    slots: &[(String, String)],
-    breakpoints: &[u64],
+/// A smart model's fields, normalised, as both sides are compared and shown.
+struct SmartFields<'a> {
+    alias: &'a str,
+    determiner: &'a str,
+    slots: Vec<(String, String)>,
+    breakpoints: &'a [u64],
     max_chars: u32,
     default_slot: u32,
     enabled: bool,
-    description: Option<&str>,
-) -> Value {
-    let mut m = serde_json::Map::new();
-    m.insert("alias".into(), json!(alias));
-    m.insert("determiner".into(), json!(determiner));
-    m.insert("slots".into(), slots.iter().map(|(a, l)| json!({"alias": a, "label": l})).collect());
-    if !breakpoints.is_empty() {
-        m.insert("contextBreakpoints".into(), json!(breakpoints));
+    description: Option<&'a str>,
+}
+
+impl<'a> SmartFields<'a> {
+    fn desired(s: &'a SmartModel) -> Self {
+        Self {
+            alias: &s.alias,
+            determiner: &s.determiner,
+            slots: s.slots.iter().map(|x| (x.alias.clone(), x.label.clone())).collect(),
+            breakpoints: &s.context_breakpoints,
+            max_chars: s.determiner_input_max_chars.unwrap_or(DEFAULT_DETERMINER_INPUT_MAX_CHARS),
+            default_slot: s.default_slot_on_failure,
+            enabled: s.enabled,
+            description: s.description.as_deref(),
+        }
     }
-    m.insert("determinerInputMaxChars".into(), json!(max_chars));
-    m.insert("defaultSlotOnFailure".into(), json!(default_slot));
-    m.insert("enabled".into(), json!(enabled));
-    if let Some(d) = description {
-        m.insert("description".into(), json!(d));
+
+    fn live(s: &'a api::SmartModel) -> Self {
+        Self {
+            alias: &s.model_alias,
+            determiner: &s.determiner_model_alias,
+            slots: s.slots.iter().map(|x| (x.model_alias.clone(), x.label.clone())).collect(),
+            breakpoints: &s.context_breakpoints,
+            max_chars: s.determiner_input_max_chars,
+            default_slot: s.default_slot_on_failure,
+            enabled: s.enabled,
+            description: s.description.as_deref(),
+        }
     }
-    Value::Object(m)
+
+    fn view(&self) -> Value {
+        let mut m = serde_json::Map::new();
+        m.insert("alias".into(), json!(self.alias));
+        m.insert("determiner".into(), json!(self.determiner));
+        m.insert("slots".into(), self.slots.iter().map(|(a, l)| json!({"alias": a, "label": l})).collect());
+        if !self.breakpoints.is_empty() {
+            m.insert("contextBreakpoints".into(), json!(self.breakpoints));
+        }
+        m.insert("determinerInputMaxChars".into(), json!(self.max_chars));
+        m.insert("defaultSlotOnFailure".into(), json!(self.default_slot));
+        m.insert("enabled".into(), json!(self.enabled));
+        if let Some(d) = self.description {
+            m.insert("description".into(), json!(d));
+        }
+        Value::Object(m)
+    }
 }
 
 fn route_create(alias: &str, model: &str, priority: i64, o: &RouteOptions, bare: bool) -> api::RouteCreate {
@@ -278,10 +309,10 @@ fn provider_update(p: &Provider, l: &api::Provider, key: Option<&KeyRef>) -> (Op
     }
     // Settings: without a declared key, the live key hash is not ours to remove.
     let mut want = desired_settings(p, key);
-    if key.is_none() {
-        if let Some(h) = l.settings.get(KEY_HASH_SETTING) {
-            want.insert(KEY_HASH_SETTING.into(), h.clone());
-        }
+    if key.is_none()
+        && let Some(h) = l.settings.get(KEY_HASH_SETTING)
+    {
+        want.insert(KEY_HASH_SETTING.into(), h.clone());
     }
     if l.settings != want {
         u.settings = Some(want);
@@ -627,7 +658,7 @@ pub fn plan(
     })
 }
 
-fn sorted<'a, T, K: Ord + ?Sized>(items: &'a [T], key: impl Fn(&T) -> &K) -> Vec<&'a T> {
+fn sorted<T, K: Ord + ?Sized>(items: &[T], key: impl Fn(&T) -> &K) -> Vec<&T> {
     let mut v: Vec<&T> = items.iter().collect();
     v.sort_by(|a, b| key(a).cmp(key(b)));
     v
@@ -721,32 +752,14 @@ fn alias_change(
 }
 
 fn live_smart_view(s: &api::SmartModel) -> Value {
-    let slots: Vec<(String, String)> = s.slots.iter().map(|x| (x.model_alias.clone(), x.label.clone())).collect();
-    smart_view(
-        &s.model_alias,
-        &s.determiner_model_alias,
-        &slots,
-        &s.context_breakpoints,
-        s.determiner_input_max_chars,
-        s.default_slot_on_failure,
-        s.enabled,
-        s.description.as_deref(),
-    )
+    SmartFields::live(s).view()
 }
 
 fn smart_change(s: &SmartModel, live: Option<&api::SmartModel>, changes: &mut Vec<Change>) {
-    let slots: Vec<(String, String)> = s.slots.iter().map(|x| (x.alias.clone(), x.label.clone())).collect();
-    let max_chars = s.determiner_input_max_chars.unwrap_or(DEFAULT_DETERMINER_INPUT_MAX_CHARS);
-    let after = smart_view(
-        &s.alias,
-        &s.determiner,
-        &slots,
-        &s.context_breakpoints,
-        max_chars,
-        s.default_slot_on_failure,
-        s.enabled,
-        s.description.as_deref(),
-    );
+    let fields = SmartFields::desired(s);
+    let after = fields.view();
+    let slots = fields.slots.clone();
+    let max_chars = fields.max_chars;
     let needs: Vec<String> = std::iter::once(s.determiner.clone())
         .chain(s.slots.iter().map(|x| x.alias.clone()))
         .collect::<BTreeSet<_>>()
@@ -856,17 +869,7 @@ pub fn desired_digest(desired: &DesiredState, keys: &BTreeMap<String, KeyRef>) -
         parts.push(json!({"route": alias_view(&r.alias, &rows), "protected": r.protected}));
     }
     for s in sorted(&desired.smart_models, |s| &s.alias) {
-        let slots: Vec<(String, String)> = s.slots.iter().map(|x| (x.alias.clone(), x.label.clone())).collect();
-        parts.push(smart_view(
-            &s.alias,
-            &s.determiner,
-            &slots,
-            &s.context_breakpoints,
-            s.determiner_input_max_chars.unwrap_or(DEFAULT_DETERMINER_INPUT_MAX_CHARS),
-            s.default_slot_on_failure,
-            s.enabled,
-            s.description.as_deref(),
-        ));
+        parts.push(SmartFields::desired(s).view());
     }
     sha256_hex(Value::Array(parts).to_string().as_bytes())
 }

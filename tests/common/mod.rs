@@ -204,3 +204,58 @@ impl Client {
         serde_json::json!({"providers": p, "routes": r, "smart": s})
     }
 }
+
+/// Runs the switchyard CLI against `g` with an admin token for `org`.
+pub fn cli(g: &Gateway, org: Uuid, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    cmd.args(args)
+        .env("SWITCHYARD_GATEWAY", g.api())
+        .env("SWITCHYARD_TOKEN", token(org, "admin"))
+        .env("SWITCHYARD_LOG", "warn")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run switchyard")
+}
+
+pub fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+impl Gateway {
+    /// `switchyard_admin_writes_total` from `/metrics`.
+    pub fn writes(&self) -> u64 {
+        self.metric("switchyard_admin_writes_total")
+    }
+
+    /// Sum of every `switchyard_http_requests_total` series whose labels contain `filter`.
+    pub fn requests(&self, filter: &str) -> u64 {
+        let text = blocking_get(&format!("{}/metrics", self.base));
+        text.lines()
+            .filter(|l| l.starts_with("switchyard_http_requests_total{") && l.contains(filter))
+            .filter_map(|l| l.rsplit(' ').next())
+            .filter_map(|v| v.parse::<u64>().ok())
+            .sum()
+    }
+
+    pub fn metric(&self, name: &str) -> u64 {
+        let text = blocking_get(&format!("{}/metrics", self.base));
+        text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).and_then(|v| v.trim().parse().ok()).unwrap_or(0)
+    }
+}
+
+/// A blocking GET (on its own thread and runtime, so it also works inside async tests).
+pub fn blocking_get(url: &str) -> String {
+    let url = url.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+        rt.block_on(async { reqwest::get(&url).await.expect("get").text().await.expect("text") })
+    })
+    .join()
+    .expect("join")
+}

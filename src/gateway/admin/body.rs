@@ -13,6 +13,25 @@ use crate::gateway::error::ApiError;
 /// Largest accepted admin request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How much of an oversized body is read and discarded before answering 413.
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// The next data chunk of `body` (trailers are skipped).
+async fn next_chunk(body: &mut axum::body::Body) -> Option<Result<axum::body::Bytes, axum::Error>> {
+    use http_body::Body as _;
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
+        match frame {
+            Err(e) => return Some(Err(e)),
+            Ok(f) => {
+                if let Ok(data) = f.into_data() {
+                    return Some(Ok(data));
+                }
+            }
+        }
+    }
+}
+
 /// A JSON body of type `T`, checked as described in the module docs.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
@@ -20,10 +39,10 @@ pub struct JsonBody<T>(pub T);
 fn known_fields<T: schemars::JsonSchema + 'static>() -> Vec<String> {
     static CACHE: OnceLock<Mutex<HashMap<TypeId, Vec<String>>>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    if let Ok(map) = cache.lock() {
-        if let Some(v) = map.get(&TypeId::of::<T>()) {
-            return v.clone();
-        }
+    if let Ok(map) = cache.lock()
+        && let Some(v) = map.get(&TypeId::of::<T>())
+    {
+        return v.clone();
     }
     let schema = serde_json::to_value(schemars::schema_for!(T)).unwrap_or_default();
     let fields: Vec<String> =
@@ -43,21 +62,30 @@ where
 
     async fn from_request(req: Request, _: &S) -> Result<Self, ApiError> {
         let too_large = || ApiError::too_large(format!("request body is larger than {MAX_BODY_BYTES} bytes"));
-        let declared = req
-            .headers()
-            .get(axum::http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > MAX_BODY_BYTES) {
+        let mut body = req.into_body();
+        let mut bytes: Vec<u8> = Vec::new();
+        let mut over = false;
+        let mut drained = 0usize;
+        // Past the limit, keep reading and discard (up to DRAIN_LIMIT), so that the
+        // client gets to read the 413 instead of a broken pipe.
+        while let Some(chunk) = next_chunk(&mut body).await {
+            let chunk = chunk.map_err(|e| ApiError::invalid(format!("cannot read body: {e}")))?;
+            if over {
+                drained += chunk.len();
+                if drained > DRAIN_LIMIT {
+                    break;
+                }
+            } else if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+                over = true;
+                drained = bytes.len() + chunk.len();
+                bytes = Vec::new();
+            } else {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        if over {
             return Err(too_large());
         }
-        let bytes = axum::body::to_bytes(req.into_body(), MAX_BODY_BYTES).await.map_err(|e| {
-            if e.to_string().contains("length limit") {
-                too_large()
-            } else {
-                ApiError::invalid(format!("cannot read body: {e}"))
-            }
-        })?;
         let value: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| ApiError::invalid(format!("malformed JSON body: {e}")))?;
         let Some(object) = value.as_object() else {

@@ -32,6 +32,13 @@ pub fn router() -> Router<AppState> {
         .route("/admin/model-mappings/{id}", get(get_route).put(update_route).delete(delete_route))
         .route("/admin/smart-models", get(list_smart).post(create_smart))
         .route("/admin/smart-models/{id}", get(get_smart).put(update_smart).delete(delete_smart))
+        .method_not_allowed_fallback(|| async {
+            ApiError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                kind: "invalid_request_error",
+                message: "method not allowed on this path".into(),
+            }
+        })
 }
 
 /// A JSON response with the generation header.

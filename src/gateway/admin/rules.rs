@@ -345,12 +345,10 @@ pub fn create_route(tx: &mut dyn Tx, org: Uuid, req: api::RouteCreate) -> Result
 /// 404 when absent, 400 on invalid fields, 409 when it would orphan aliases or clash.
 pub fn update_route(tx: &mut dyn Tx, id: Uuid, req: api::RouteUpdate) -> Result<api::Route, ApiError> {
     let old = tx.route(id)?.ok_or_else(|| route_not_found(id))?;
-    if let Some(p) = req.provider_id {
-        if p != old.provider_id {
-            return Err(ApiError::invalid(
-                "provider_id is immutable; create a new route on the other provider instead",
-            ));
-        }
+    if let Some(p) = req.provider_id
+        && p != old.provider_id
+    {
+        return Err(ApiError::invalid("provider_id is immutable; create a new route on the other provider instead"));
     }
     let mut row = old.clone();
     if let Some(a) = req.model_alias {
@@ -571,7 +569,7 @@ fn check_smart(tx: &dyn Tx, f: &SmartFields, self_id: Option<Uuid>) -> Result<(V
             f.default_slot
         )));
     }
-    for (i, msg) in crate::model::validate::check_breakpoints(&f.breakpoints, slots) {
+    if let Some((i, msg)) = crate::model::validate::check_breakpoints(&f.breakpoints, slots).into_iter().next() {
         let at = i.map(|i| format!("[{i}]")).unwrap_or_default();
         return Err(ApiError::invalid(format!("context_breakpoints{at}: {msg}")));
     }
@@ -582,10 +580,10 @@ fn check_smart(tx: &dyn Tx, f: &SmartFields, self_id: Option<Uuid>) -> Result<(V
     if tx.route_alias_exists(&f.model_alias)? {
         return Err(ApiError::conflict(format!("`{}` is already a route alias", f.model_alias)));
     }
-    if let Some(other) = tx.smart_by_alias(&f.model_alias)? {
-        if Some(other.id) != self_id {
-            return Err(ApiError::conflict(format!("a smart model with alias `{}` already exists", f.model_alias)));
-        }
+    if let Some(other) = tx.smart_by_alias(&f.model_alias)?
+        && Some(other.id) != self_id
+    {
+        return Err(ApiError::conflict(format!("a smart model with alias `{}` already exists", f.model_alias)));
     }
     let breakpoints = f.breakpoints.iter().map(|b| u64::try_from(*b).unwrap_or(0)).collect();
     Ok((breakpoints, max_chars, u32::try_from(f.default_slot).unwrap_or(0)))
