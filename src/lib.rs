@@ -8,6 +8,7 @@
 //! - [`gateway`]: `switchyard gateway` (admin API, store, metrics).
 //! - [`plan`]: desired x live -> Plan, and its text/JSON/Markdown renderings; pure.
 //! - [`apply`]: the only code that writes to a gateway: executes a Plan through `AdminApi`.
+//! - [`watch`]: file events and a timer -> plan -> apply.
 //! - [`cli`]: clap definitions and subcommand entry points.
 
 pub mod admin_client;
@@ -18,3 +19,4 @@ pub mod gateway;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod watch;

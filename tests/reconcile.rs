@@ -516,3 +516,113 @@ fn plan_text_and_markdown_match_their_snapshots() {
     let md = plan(&g, org, &repo, &["--prune", "-o", "markdown"]);
     check_snapshot("plan.md", &normalize(&stdout(&md), &g));
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if f() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn watch_applies_edits_ignores_bad_ones_repairs_drift_and_outlives_a_gateway_outage() {
+    let org = Uuid::new_v4();
+    let repo = Repo::quickstart();
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let api = format!("http://127.0.0.1:{port}/api/llm-gateway");
+    // The watcher starts before any gateway listens on that port.
+    let log = tmp.path().join("watch.log");
+    let mut watch = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["watch", "-f", repo.path(), "--interval", "2", "--debounce-ms", "100"])
+        .env("SWITCHYARD_GATEWAY", &api)
+        .env("SWITCHYARD_TOKEN", token(org, "admin"))
+        .env("SWITCHYARD_LOG", "info")
+        .env("NO_COLOR", "1")
+        .envs(KEYS.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let secret = tmp.path().join("jwt.secret");
+    std::fs::write(&secret, SECRET).unwrap();
+    let mut gw = std::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["gateway", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        .arg(tmp.path().join("g.db"))
+        .arg("--jwt-secret-file")
+        .arg(&secret)
+        .env("SWITCHYARD_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let routes = || blocking_get_json_at(&api, org, "/admin/model-mappings");
+    wait_until("the first apply after the gateway came up", 20, || routes().as_array().is_some_and(|r| r.len() == 9));
+
+    // An edit is applied.
+    repo.write("routes.yaml", &ROUTES.replace("maxWaitSecs: 30", "maxWaitSecs: 44"));
+    wait_until("the edit to be applied", 10, || {
+        routes().as_array().unwrap().iter().any(|r| r["retry_on_429_max_wait_secs"] == 44)
+    });
+
+    // A bad edit is reported and nothing is applied until it is fixed.
+    repo.write("routes.yaml", &ROUTES.replace("maxWaitSecs: 30", "maxWaitSecs: 999"));
+    wait_until("the validation error in the log", 10, || {
+        std::fs::read_to_string(&log).unwrap().contains("must be between 0 and 180 (got 999)")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert!(routes().as_array().unwrap().iter().any(|r| r["retry_on_429_max_wait_secs"] == 44), "nothing applied");
+    repo.write("routes.yaml", ROUTES);
+    wait_until("the fix to be applied", 10, || {
+        routes().as_array().unwrap().iter().any(|r| r["retry_on_429_max_wait_secs"] == 30)
+    });
+
+    // Drift made directly on the gateway is repaired on the next interval.
+    let victim = routes().as_array().unwrap().iter().find(|r| r["model_alias"] == "fast").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    delete_at(&api, org, &format!("/admin/model-mappings/{victim}"));
+    assert_eq!(routes().as_array().unwrap().len(), 8);
+    wait_until("the drift to be repaired", 10, || routes().as_array().unwrap().len() == 9);
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("applied: Plan: 9 to create, 0 to update, 0 to delete."), "{text}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+    let _ = gw.kill();
+    let _ = gw.wait();
+}
+
+fn blocking_get_json_at(api: &str, org: Uuid, path: &str) -> serde_json::Value {
+    let (url, token) = (format!("{api}{path}"), token(org, "admin"));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            match reqwest::Client::new().get(url).bearer_auth(token).send().await {
+                Ok(r) => r.json().await.unwrap_or(serde_json::Value::Null),
+                Err(_) => serde_json::Value::Null,
+            }
+        })
+    })
+    .join()
+    .unwrap()
+}
+
+fn delete_at(api: &str, org: Uuid, path: &str) {
+    let (url, token) = (format!("{api}{path}"), token(org, "admin"));
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async { reqwest::Client::new().delete(url).bearer_auth(token).send().await.unwrap() })
+    })
+    .join()
+    .unwrap();
+}

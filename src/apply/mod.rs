@@ -7,6 +7,8 @@
 //! desired state again after a failure converges, because a fresh plan is computed
 //! from what the gateway then holds.
 
+pub mod prepare;
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 

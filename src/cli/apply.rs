@@ -79,7 +79,7 @@ async fn run_async(args: &Args) -> anyhow::Result<ExitCode> {
             if args.plan.files.is_empty() {
                 anyhow::bail!("give manifests with -f, or a saved plan file\nhint: switchyard apply -f DIR");
             }
-            match make_plan(&args.plan, &args.gateway.gateway, api.as_ref()).await {
+            match make_plan(&args.plan.request(), &args.gateway.gateway, api.as_ref()).await {
                 Ok(p) => (p.plan, p.live),
                 Err(f) => {
                     eprintln!("{f}");

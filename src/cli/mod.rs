@@ -9,6 +9,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod token;
 pub mod validate;
+pub mod watch;
 
 use std::process::ExitCode;
 
@@ -34,6 +35,8 @@ pub enum Command {
     Plan(plan::Args),
     /// Apply manifests (or a saved plan) to a gateway.
     Apply(apply::Args),
+    /// Keep a gateway in sync with manifests: apply on file changes and on a timer.
+    Watch(watch::Args),
     /// Write a gateway's live configuration as switchyard YAML.
     Export(export::Args),
     /// Run the gateway: the Barndoor-compatible admin API on SQLite.
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Plan(args) => plan::run(&args),
         Command::Apply(args) => apply::run(&args),
         Command::Export(args) => export::run(&args),
+        Command::Watch(args) => watch::run(&args),
         Command::Gateway(args) => gateway::run(&args),
         Command::Token(args) => token::run(&args),
         Command::Openapi => {

@@ -49,7 +49,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let api = client(&args.gateway, 8)?;
-    let planned = match runtime.block_on(make_plan(&args.plan, &args.gateway.gateway, api.as_ref())) {
+    let planned = match runtime.block_on(make_plan(&args.plan.request(), &args.gateway.gateway, api.as_ref())) {
         Ok(p) => p,
         Err(f) => {
             eprintln!("{f}");

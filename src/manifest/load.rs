@@ -1,7 +1,7 @@
 //! Inputs -> documents -> validated desired state.
 //!
-//! Accepts files, directories (walked recursively for `*.yaml`/`*.yml`, sorted, with
-//! symlink loops detected) and `-` for stdin. Every problem in every file is
+//! Accepts files, directories (walked recursively for `*.yaml`/`*.yml`, sorted,
+//! skipping hidden entries such as `.github/`, with symlink loops detected) and `-` for stdin. Every problem in every file is
 //! collected; nothing is returned as valid unless the whole set is.
 
 use std::collections::HashSet;
@@ -373,6 +373,10 @@ fn collect(
         let before = sources.len();
         ancestors.push(canonical);
         for entry in entries {
+            // Hidden entries (`.git`, `.github`, editor swap files) are not manifests.
+            if entry.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+                continue;
+            }
             let is_dir = std::fs::metadata(&entry).map(|m| m.is_dir()).unwrap_or(false);
             let is_link_loop = std::fs::symlink_metadata(&entry).map(|m| m.file_type().is_symlink()).unwrap_or(false)
                 && std::fs::metadata(&entry).is_err();
