@@ -109,6 +109,9 @@ fn every_example_validates_alone_and_together() {
 fn walk_has_yaml(dir: &Path) -> bool {
     std::fs::read_dir(dir).expect("dir").any(|e| {
         let p = e.expect("entry").path();
+        if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            return false; // hidden entries (examples/ci/.github) are not manifests
+        }
         if p.is_dir() { walk_has_yaml(&p) } else { p.extension().is_some_and(|x| x == "yaml" || x == "yml") }
     })
 }

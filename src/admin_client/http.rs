@@ -127,8 +127,9 @@ impl HttpAdminClient {
         let status = resp.status();
         let generation =
             resp.headers().get(api::GENERATION_HEADER).and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        let text = resp.text().await.map_err(|e| AdminError::Unreachable(format!("{method} {path}: {e}")))?;
+        let body = resp.bytes().await.map_err(|e| AdminError::Unreachable(format!("{method} {path}: {e}")))?;
         if !status.is_success() {
+            let text = String::from_utf8_lossy(&body);
             let message = serde_json::from_str::<api::ErrorEnvelope>(&text)
                 .map(|e| e.error.message)
                 .unwrap_or_else(|_| text.chars().take(500).collect());
@@ -139,10 +140,10 @@ impl HttpAdminClient {
                 message,
             });
         }
-        let value = serde_json::from_str::<R>(&text).map_err(|e| AdminError::BadResponse {
+        let value = serde_json::from_slice::<R>(&body).map_err(|e| AdminError::BadResponse {
             method: method.to_string(),
             path: path.to_owned(),
-            detail: format!("{e} (body starts with {:?})", text.chars().take(120).collect::<String>()),
+            detail: format!("{e} (body starts with {:?})", String::from_utf8_lossy(&body[..body.len().min(120)])),
         })?;
         Ok((value, generation))
     }
@@ -156,13 +157,12 @@ impl AdminApi for HttpAdminClient {
         let (routes, g2) = self.call::<(), Vec<api::Route>>(Method::GET, "/admin/model-mappings", none).await?;
         let (smart_models, g3) =
             self.call::<(), Vec<api::SmartModel>>(Method::GET, "/admin/smart-models", none).await?;
-        // A write between the three reads would show as differing generations; take
-        // the oldest so that a saved plan made from this read is conservative.
+        // The three reads run concurrently; a write between them shows as differing
+        // generations: take the oldest so a saved plan made from this read is refused
+        // rather than trusted.
         let generation = [g1, g2, g3].into_iter().flatten().min();
-        if let (Some(a), Some(b)) = (g1, g3)
-            && a != b
-        {
-            tracing::warn!(first = a, last = b, "the gateway changed while its state was being read");
+        if [g1, g2, g3].into_iter().flatten().collect::<std::collections::BTreeSet<_>>().len() > 1 {
+            tracing::warn!(?g1, ?g2, ?g3, "the gateway changed while its state was being read");
         }
         Ok(LiveState { providers, routes, smart_models, generation })
     }

@@ -23,6 +23,8 @@ pub struct PlanRequest {
     pub prune: bool,
     /// Names never deleted.
     pub protect: Vec<String>,
+    /// Compute the digests a saved plan carries.
+    pub fingerprints: bool,
 }
 
 /// Why a reconcile step failed.
@@ -138,20 +140,29 @@ pub struct Planned {
 /// # Errors
 /// See [`Failure`].
 pub async fn make_plan(args: &PlanRequest, gateway: &str, api: &dyn AdminApi) -> Result<Planned, Failure> {
+    let t = std::time::Instant::now();
     let loaded = parse_paths(&args.files).map_err(Failure::Invalid)?;
     let (keys, warnings) = resolve_keys(&loaded).map_err(Failure::Invalid)?;
     for w in warnings {
         tracing::warn!("{w}");
     }
+    tracing::debug!(elapsed = ?t.elapsed(), documents = loaded.documents.len(), "manifests loaded");
+    let t = std::time::Instant::now();
     let live = api.live_state().await.map_err(Failure::Gateway)?;
+    tracing::debug!(elapsed = ?t.elapsed(), routes = live.routes.len(), "live state read");
+    let t = std::time::Instant::now();
     loaded.check_references(&external_names(&live)).map_err(Failure::Invalid)?;
+    tracing::debug!(elapsed = ?t.elapsed(), "references checked");
     let opts = PlanOptions {
         gateway: gateway.to_owned(),
         prune: args.prune,
         kinds: loaded.kinds(),
         protect: args.protect.iter().cloned().collect::<BTreeSet<_>>(),
+        fingerprints: args.fingerprints,
     };
+    let t = std::time::Instant::now();
     let plan = plan(&loaded.state, &keys, &live, &opts).map_err(Failure::Plan)?;
+    tracing::debug!(elapsed = ?t.elapsed(), changes = plan.changes.len(), "planned");
     Ok(Planned { loaded, live, plan })
 }
 

@@ -5,7 +5,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use super::reconcile::{GatewayArgs, PlanArgs, client, make_plan};
+use super::reconcile::{GatewayArgs, PlanArgs, PlanRequest, client, make_plan};
 use crate::plan::render::{Color, json, markdown, text};
 use crate::plan::seal;
 
@@ -49,7 +49,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let api = client(&args.gateway, 8)?;
-    let planned = match runtime.block_on(make_plan(&args.plan.request(), &args.gateway.gateway, api.as_ref())) {
+    let planned = match runtime.block_on(make_plan(
+        &PlanRequest { fingerprints: args.out.is_some(), ..args.plan.request() },
+        &args.gateway.gateway,
+        api.as_ref(),
+    )) {
         Ok(p) => p,
         Err(f) => {
             eprintln!("{f}");

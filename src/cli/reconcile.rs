@@ -45,6 +45,6 @@ impl PlanArgs {
     /// The library form of these flags.
     #[must_use]
     pub fn request(&self) -> PlanRequest {
-        PlanRequest { files: self.files.clone(), prune: self.prune, protect: self.protect.clone() }
+        PlanRequest { files: self.files.clone(), prune: self.prune, protect: self.protect.clone(), fingerprints: false }
     }
 }

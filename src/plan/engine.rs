@@ -33,6 +33,8 @@ pub struct PlanOptions {
     /// Names never deleted (`--protect`): provider names, aliases, smart aliases,
     /// `provider/model`.
     pub protect: BTreeSet<String>,
+    /// Compute the live fingerprint and desired digest (needed to save the plan).
+    pub fingerprints: bool,
 }
 
 /// Default auth type per API family (what the gateway stores when none is given).
@@ -649,8 +651,9 @@ pub fn plan(
         format_version: FORMAT_VERSION,
         gateway: opts.gateway.clone(),
         generation: live.generation,
-        live_fingerprint: live_fingerprint(live),
-        desired_digest: desired_digest(desired, keys),
+        // Only saved plans need these; they cost a pass over every object.
+        live_fingerprint: if opts.fingerprints { live_fingerprint(live) } else { String::new() },
+        desired_digest: if opts.fingerprints { desired_digest(desired, keys) } else { String::new() },
         prune: opts.prune,
         changes,
         kept,
@@ -678,9 +681,6 @@ fn alias_change(
     changes: &mut Vec<Change>,
     kept: &mut Vec<Kept>,
 ) {
-    let desired_rows: Vec<(String, String, RouteOptions, bool)> =
-        r.targets.iter().map(|t| (t.provider.clone(), t.model.clone(), t.options.clone(), r.bare_alias)).collect();
-    let after = alias_view(&r.alias, &desired_rows);
     let mut creates = Vec::new();
     let mut updates = Vec::new();
     let mut reorder = Vec::new();
@@ -739,6 +739,9 @@ fn alias_change(
     if ops.is_empty() {
         return;
     }
+    let desired_rows: Vec<(String, String, RouteOptions, bool)> =
+        r.targets.iter().map(|t| (t.provider.clone(), t.model.clone(), t.options.clone(), r.bare_alias)).collect();
+    let after = alias_view(&r.alias, &desired_rows);
     let action = if live_rows.is_empty() { Action::Create } else { Action::Update };
     changes.push(Change {
         kind: ObjectKind::Alias,
@@ -841,16 +844,46 @@ fn smart_change(s: &SmartModel, live: Option<&api::SmartModel>, changes: &mut Ve
     }
 }
 
-/// SHA-256 of the live state, insensitive to list order.
+/// SHA-256 of the live state, insensitive to list order (objects are hashed in id
+/// order, serialized one by one).
 #[must_use]
 pub fn live_fingerprint(live: &LiveState) -> String {
-    let mut providers: Vec<Value> = live.providers.iter().map(|p| json!(p)).collect();
-    let mut routes: Vec<Value> = live.routes.iter().map(|r| json!(r)).collect();
-    let mut smart: Vec<Value> = live.smart_models.iter().map(|s| json!(s)).collect();
-    for v in [&mut providers, &mut routes, &mut smart] {
-        v.sort_by_key(|x| x["id"].as_str().unwrap_or_default().to_owned());
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut providers: Vec<&api::Provider> = live.providers.iter().collect();
+    providers.sort_unstable_by_key(|p| p.id);
+    let mut routes: Vec<&api::Route> = live.routes.iter().collect();
+    routes.sort_unstable_by_key(|r| r.id);
+    let mut smart: Vec<&api::SmartModel> = live.smart_models.iter().collect();
+    smart.sort_unstable_by_key(|s| s.id);
+    let mut buf = Vec::with_capacity(512);
+    let mut feed = |v: &dyn erased::Ser| {
+        buf.clear();
+        v.write(&mut buf);
+        buf.push(b'\n');
+        ctx.update(&buf);
+    };
+    for p in providers {
+        feed(p);
     }
-    sha256_hex(json!([providers, routes, smart]).to_string().as_bytes())
+    for r in routes {
+        feed(r);
+    }
+    for s in smart {
+        feed(s);
+    }
+    ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+mod erased {
+    /// Object-safe "serialize into this buffer".
+    pub trait Ser {
+        fn write(&self, buf: &mut Vec<u8>);
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn write(&self, buf: &mut Vec<u8>) {
+            let _ = serde_json::to_writer(buf, self);
+        }
+    }
 }
 
 /// SHA-256 of the desired state as planned (views plus key hashes).
