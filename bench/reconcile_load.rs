@@ -38,7 +38,7 @@ fn corpus(dir: &Path, changed: bool) {
         }
         for a in 0..per_file {
             let i = f * per_file + a;
-            let wait = if changed && i % 100 == 0 { 31 } else { 30 };
+            let wait = if changed && i.is_multiple_of(100) { 31 } else { 30 };
             let _ = write!(
                 t,
                 "---\napiVersion: switchyard.dev/v1alpha1\nkind: ModelRoute\nmetadata: {{name: alias-{i}}}\nspec:\n  targets:\n"
@@ -58,7 +58,7 @@ fn corpus(dir: &Path, changed: bool) {
         }
         for s in 0..smart_per_file {
             let i = f * smart_per_file + s;
-            let desc = if changed && i % 100 == 0 { "changed" } else { "smart" };
+            let desc = if changed && i.is_multiple_of(100) { "changed" } else { "smart" };
             let _ = write!(
                 t,
                 "---\napiVersion: switchyard.dev/v1alpha1\nkind: SmartModel\nmetadata: {{name: smart-{i}}}\nspec:\n  determiner: alias-{i}\n  slots:\n    - {{alias: alias-{i}, label: simple}}\n    - {{alias: alias-{}, label: complex}}\n  contextBreakpoints: [4000]\n  description: {desc}\n",
@@ -87,11 +87,10 @@ fn timed(bin: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Duration, u64,
         (child, s)
     });
     while !out.is_finished() {
-        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
-            if let Some(v) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
+        if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(v) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
                 peak = peak.max(v.split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(0));
             }
-        }
         std::thread::sleep(Duration::from_millis(5));
     }
     let (mut child, stdout) = out.join().unwrap();
