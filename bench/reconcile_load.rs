@@ -88,9 +88,10 @@ fn timed(bin: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Duration, u64,
     });
     while !out.is_finished() {
         if let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            && let Some(v) = status.lines().find_map(|l| l.strip_prefix("VmHWM:")) {
-                peak = peak.max(v.split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(0));
-            }
+            && let Some(v) = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))
+        {
+            peak = peak.max(v.split_whitespace().next().and_then(|x| x.parse().ok()).unwrap_or(0));
+        }
         std::thread::sleep(Duration::from_millis(5));
     }
     let (mut child, stdout) = out.join().unwrap();

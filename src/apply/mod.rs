@@ -153,13 +153,14 @@ pub fn dependencies(changes: &[Change]) -> Vec<BTreeSet<usize>> {
 /// Runs the plan. `provider_ids` maps the names of providers that already exist on the
 /// gateway to their ids (creates add to it as they run).
 pub async fn execute(
-    plan: &Plan,
+    plan: Plan,
     api: Arc<dyn AdminApi>,
     secrets: Arc<dyn SecretResolver>,
     provider_ids: HashMap<String, Uuid>,
     opts: ApplyOptions,
 ) -> Report {
-    let changes = plan.changes.clone();
+    // Shared, not copied: tasks address changes by index.
+    let changes: Arc<Vec<Change>> = Arc::new(plan.changes);
     let deps = dependencies(&changes);
     let n = changes.len();
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -179,10 +180,9 @@ pub async fn execute(
     loop {
         while running.len() < parallelism {
             let Some(i) = ready.pop() else { break };
-            let change = changes[i].clone();
-            let (api, secrets, ids) = (api.clone(), secrets.clone(), ids.clone());
+            let (changes, api, secrets, ids) = (changes.clone(), api.clone(), secrets.clone(), ids.clone());
             running.spawn(async move {
-                let (outcome, made, unreachable) = run_change(&change, api.as_ref(), secrets.as_ref(), &ids).await;
+                let (outcome, made, unreachable) = run_change(&changes[i], api.as_ref(), secrets.as_ref(), &ids).await;
                 (i, outcome, made, unreachable)
             });
         }

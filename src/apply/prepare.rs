@@ -127,8 +127,6 @@ pub fn resolve_keys(loaded: &Loaded) -> Result<ResolvedKeys, Vec<Diagnostic>> {
 
 /// Everything planned in one go.
 pub struct Planned {
-    /// The loaded manifests.
-    pub loaded: Loaded,
     /// The live state the plan was made from.
     pub live: LiveState,
     /// The plan.
@@ -153,17 +151,22 @@ pub async fn make_plan(args: &PlanRequest, gateway: &str, api: &dyn AdminApi) ->
     let t = std::time::Instant::now();
     loaded.check_references(&external_names(&live)).map_err(Failure::Invalid)?;
     tracing::debug!(elapsed = ?t.elapsed(), "references checked");
+    // Positions were only needed for diagnostics: free the YAML trees before planning
+    // (they are the largest part of a big desired state).
+    let kinds = loaded.kinds();
+    let state = loaded.state;
+    drop(loaded.documents);
     let opts = PlanOptions {
         gateway: gateway.to_owned(),
         prune: args.prune,
-        kinds: loaded.kinds(),
+        kinds,
         protect: args.protect.iter().cloned().collect::<BTreeSet<_>>(),
         fingerprints: args.fingerprints,
     };
     let t = std::time::Instant::now();
-    let plan = plan(&loaded.state, &keys, &live, &opts).map_err(Failure::Plan)?;
+    let plan = plan(&state, &keys, &live, &opts).map_err(Failure::Plan)?;
     tracing::debug!(elapsed = ?t.elapsed(), changes = plan.changes.len(), "planned");
-    Ok(Planned { loaded, live, plan })
+    Ok(Planned { live, plan })
 }
 
 /// Provider name -> id on the live gateway.

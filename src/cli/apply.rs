@@ -119,11 +119,13 @@ async fn run_async(args: &Args) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let ids = provider_ids(&live);
+    drop(live);
     let report = execute(
-        &plan,
+        plan,
         api.clone() as Arc<dyn AdminApi>,
         Arc::new(EnvSecrets),
-        provider_ids(&live),
+        ids,
         ApplyOptions { parallelism: args.parallelism, progress },
     )
     .await;

@@ -4,14 +4,14 @@
 //! skipping hidden entries such as `.github/`, with symlink loops detected) and `-` for stdin. Every problem in every file is
 //! collected; nothing is returned as valid unless the whole set is.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::convert::{Converted, Object, convert};
 use super::diagnostic::Diagnostic;
 use super::schema_check::Issue;
-use super::yaml::{Node, parse_documents};
+use super::yaml::{Document, Mark, parse_documents};
 use crate::model::validate::{ExternalNames, validate_set};
 use crate::model::{DesiredState, FieldPath};
 
@@ -28,12 +28,16 @@ pub struct Source {
 }
 
 /// A document that converted cleanly.
+///
+/// The YAML tree is not kept: positions are only needed for diagnostics, which are
+/// rare, so the file's text is kept instead and re-parsed on demand. Memory stays
+/// proportional to the input's size rather than to its tree.
 #[derive(Debug, Clone)]
 pub struct LoadedDocument {
     /// Index into [`Loaded::files`].
     pub file: usize,
-    /// The YAML tree (for positions).
-    pub root: Node,
+    /// Index of the document within its file.
+    pub index_in_file: usize,
     /// Kind, metadata and object.
     pub converted: Converted,
 }
@@ -43,6 +47,8 @@ pub struct LoadedDocument {
 pub struct Loaded {
     /// File names, in load order.
     pub files: Vec<String>,
+    /// File texts, in load order (for positions).
+    pub texts: Vec<std::sync::Arc<str>>,
     /// Every document, indexed by [`crate::model::Origin::doc`].
     pub documents: Vec<LoadedDocument>,
     /// The desired state.
@@ -127,23 +133,25 @@ pub fn load_sources_with(sources: Vec<Source>, external: &ExternalNames) -> Resu
 pub fn parse_sources(sources: Vec<Source>) -> Result<Loaded, Vec<Diagnostic>> {
     let mut diags = Vec::new();
     let mut files = Vec::new();
-    // (file index, root, converted) for every document, valid or not.
-    let mut docs: Vec<(usize, Node, Option<Converted>)> = Vec::new();
+    // (file index, index in file, converted) for every document, valid or not.
+    let mut docs: Vec<(usize, usize, Option<Converted>)> = Vec::new();
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
     files.extend(names.iter().cloned());
     // Files are independent until the set-level rules: parse and convert them on all
     // cores, then number the documents in file order.
     let per_file = parallel_map(sources, load_file);
-    for (file, (file_diags, file_docs)) in per_file.into_iter().enumerate() {
+    let mut texts = Vec::with_capacity(names.len());
+    for (file, (file_diags, text, file_docs)) in per_file.into_iter().enumerate() {
         diags.extend(file_diags);
-        for (root, converted, issues) in file_docs {
+        texts.push(text);
+        for (index_in_file, (converted, issues)) in file_docs.into_iter().enumerate() {
             let doc_index = docs.len();
             let converted = converted.map(|mut c| {
                 c.object.set_doc(doc_index);
                 c
             });
             diags.extend(issues.into_iter().map(|i| issue_to_diag(&names[file], i)));
-            docs.push((file, root, converted));
+            docs.push((file, index_in_file, converted));
         }
     }
     if docs.is_empty() && diags.is_empty() {
@@ -167,9 +175,9 @@ pub fn parse_sources(sources: Vec<Source>) -> Result<Loaded, Vec<Diagnostic>> {
     }
     let documents = docs
         .into_iter()
-        .filter_map(|(file, root, c)| c.map(|converted| LoadedDocument { file, root, converted }))
+        .filter_map(|(file, index_in_file, c)| c.map(|converted| LoadedDocument { file, index_in_file, converted }))
         .collect();
-    Ok(Loaded { files, documents, state })
+    Ok(Loaded { files, texts, documents, state })
 }
 
 impl Loaded {
@@ -180,13 +188,14 @@ impl Loaded {
     /// Every violation, located.
     pub fn check_references(&self, external: &ExternalNames) -> Result<(), Vec<Diagnostic>> {
         let mut diags = Vec::new();
+        let mut parsed: HashMap<usize, Vec<Document>> = HashMap::new();
         for v in validate_set(&self.state, external) {
             let doc = &self.documents[v.doc];
-            let mark = doc.root.locate(&v.path);
+            let mark = self.locate_in(&mut parsed, v.doc, &v.path);
             let mut message = v.message;
             if let Some((rdoc, rpath)) = &v.related {
                 let r = &self.documents[*rdoc];
-                let rmark = r.root.locate(rpath);
+                let rmark = self.locate_in(&mut parsed, *rdoc, rpath);
                 message.push_str(&format!(" (first declared at {}:{}:{})", self.files[r.file], rmark.line, rmark.col));
             }
             diags.push(Diagnostic {
@@ -212,19 +221,31 @@ impl Loaded {
     pub fn position(&self, doc: usize, path: &str) -> String {
         match self.documents.get(doc) {
             Some(d) => {
-                let m = d.root.locate(&FieldPath::parse(path));
+                let m = self.locate(doc, &FieldPath::parse(path));
                 format!("{}:{}:{}", self.files[d.file], m.line, m.col)
             }
             None => "(input)".to_owned(),
         }
     }
+
+    /// Line and column of `path` in document `doc` (re-parses that file).
+    #[must_use]
+    pub fn locate(&self, doc: usize, path: &FieldPath) -> Mark {
+        self.locate_in(&mut HashMap::new(), doc, path)
+    }
+
+    fn locate_in(&self, parsed: &mut HashMap<usize, Vec<Document>>, doc: usize, path: &FieldPath) -> Mark {
+        let Some(d) = self.documents.get(doc) else { return Mark::default() };
+        let docs = parsed.entry(d.file).or_insert_with(|| parse_documents(&self.texts[d.file]).unwrap_or_default());
+        docs.get(d.index_in_file).map_or_else(Mark::default, |parsed| parsed.root.locate(path))
+    }
 }
 
-type FileDocs = Vec<(Node, Option<Converted>, Vec<Issue>)>;
+type FileDocs = Vec<(Option<Converted>, Vec<Issue>)>;
 
 /// Decodes, parses and converts one file. Document ids are provisional (renumbered
 /// by the caller).
-fn load_file(source: Source) -> (Vec<Diagnostic>, FileDocs) {
+fn load_file(source: Source) -> (Vec<Diagnostic>, std::sync::Arc<str>, FileDocs) {
     let text = match String::from_utf8(source.bytes) {
         Ok(t) => t,
         Err(e) => {
@@ -240,7 +261,7 @@ fn load_file(source: Source) -> (Vec<Diagnostic>, FileDocs) {
                 expected: Some("a UTF-8 encoded YAML file".into()),
                 hint: None,
             };
-            return (vec![d], Vec::new());
+            return (vec![d], std::sync::Arc::from(""), Vec::new());
         }
     };
     match parse_documents(&text) {
@@ -250,10 +271,10 @@ fn load_file(source: Source) -> (Vec<Diagnostic>, FileDocs) {
                 .map(|d| {
                     let mut issues = Vec::new();
                     let converted = convert(0, &d.root, &mut issues);
-                    (d.root, converted, issues)
+                    (converted, issues)
                 })
                 .collect();
-            (Vec::new(), docs)
+            (Vec::new(), std::sync::Arc::from(text), docs)
         }
         Err(e) => {
             let d = Diagnostic {
@@ -265,7 +286,7 @@ fn load_file(source: Source) -> (Vec<Diagnostic>, FileDocs) {
                 expected: None,
                 hint: None,
             };
-            (vec![d], Vec::new())
+            (vec![d], std::sync::Arc::from(text), Vec::new())
         }
     }
 }

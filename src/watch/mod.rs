@@ -67,7 +67,7 @@ pub async fn reconcile_once(cfg: &WatchConfig, api: Arc<dyn AdminApi>, secrets: 
     }
     let summary = summary_line(&planned.plan);
     let report = execute(
-        &planned.plan,
+        planned.plan,
         api,
         secrets,
         provider_ids(&planned.live),
