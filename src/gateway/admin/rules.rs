@@ -388,12 +388,7 @@ pub fn update_route(tx: &mut dyn Tx, id: Uuid, req: api::RouteUpdate) -> Result<
     let identity_changed = row.model_alias != old.model_alias || row.upstream_model != old.upstream_model;
     if identity_changed {
         if old.is_one_to_one() {
-            let dependents: Vec<String> = tx
-                .routes_for_model(old.provider_id, &old.upstream_model)?
-                .into_iter()
-                .filter(|r| !r.is_one_to_one())
-                .map(|r| r.model_alias)
-                .collect();
+            let dependents = custom_aliases_on(tx, &old)?;
             if !dependents.is_empty() {
                 return Err(ApiError::conflict(format!(
                     "enablement `{}` has custom aliases ({}); changing it would orphan them",
@@ -437,6 +432,16 @@ pub fn update_route(tx: &mut dyn Tx, id: Uuid, req: api::RouteUpdate) -> Result<
     Ok(route_out(&row, None))
 }
 
+/// The custom aliases that route to the model of the 1:1 row `anchor`.
+fn custom_aliases_on(tx: &dyn Tx, anchor: &RouteRow) -> Result<Vec<String>, ApiError> {
+    Ok(tx
+        .routes_for_model(anchor.provider_id, &anchor.upstream_model)?
+        .into_iter()
+        .filter(|r| !r.is_one_to_one())
+        .map(|r| r.model_alias)
+        .collect())
+}
+
 /// `DELETE /admin/model-mappings/{id}`: a 1:1 row with custom aliases is refused.
 ///
 /// # Errors
@@ -444,12 +449,7 @@ pub fn update_route(tx: &mut dyn Tx, id: Uuid, req: api::RouteUpdate) -> Result<
 pub fn delete_route(tx: &mut dyn Tx, id: Uuid) -> Result<api::Deleted, ApiError> {
     let row = tx.route(id)?.ok_or_else(|| route_not_found(id))?;
     if row.is_one_to_one() {
-        let dependents: Vec<String> = tx
-            .routes_for_model(row.provider_id, &row.upstream_model)?
-            .into_iter()
-            .filter(|r| !r.is_one_to_one())
-            .map(|r| r.model_alias)
-            .collect();
+        let dependents = custom_aliases_on(tx, &row)?;
         if !dependents.is_empty() {
             return Err(ApiError::conflict(format!(
                 "enablement `{}` is used by custom alias(es) {}; delete them first",
