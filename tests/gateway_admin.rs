@@ -1800,3 +1800,61 @@ async fn each_successful_write_bumps_the_generation_by_one_and_nothing_else_does
     assert_eq!(expected, 12);
     assert_eq!(c.snapshot().await, json!({"providers": [], "routes": [], "smart": []}));
 }
+
+// ---------------------------------------------------------------- runtime API keys
+
+#[tokio::test]
+async fn runtime_keys_are_shown_once_listed_by_prefix_and_revoked() {
+    let g = Gateway::start();
+    let org = Uuid::new_v4();
+    let c = Client::new(&g, org, "admin");
+    let created = c.post("/admin/api-keys", json!({"name": "CI runner", "scopes": ["llm"]})).await;
+    assert_eq!(created.status, 200, "{:?}", created.body);
+    let key = created.body["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("bd-") && key.len() == 43, "{key}");
+    assert_eq!(created.body["key_prefix"], &key[..8]);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+
+    let listed = c.raw("GET", "/admin/api-keys", None, Some(&c.token)).await;
+    assert_eq!(listed.status, 200);
+    assert!(!listed.body.to_string().contains(&key), "the raw key is never listed");
+    assert_eq!(listed.body[0]["name"], "CI runner");
+    assert_eq!(listed.body[0]["revoked_at"], serde_json::Value::Null);
+    let one = c.get(&format!("/admin/api-keys/{id}")).await;
+    assert_eq!(one.status, 200);
+    assert!(!one.body.to_string().contains(&key));
+
+    // Another org cannot see or revoke it.
+    let other = Client::new(&g, Uuid::new_v4(), "admin");
+    assert_eq!(other.get(&format!("/admin/api-keys/{id}")).await.status, 404);
+    assert_eq!(other.delete(&format!("/admin/api-keys/{id}")).await.status, 404);
+
+    let revoked = c.delete(&format!("/admin/api-keys/{id}")).await;
+    assert_eq!(revoked.status, 200);
+    assert_eq!(revoked.body, json!({"revoked": true}));
+    let one = c.get(&format!("/admin/api-keys/{id}")).await;
+    assert!(one.body["revoked_at"].is_string(), "{:?}", one.body);
+    // A bd- key is still no way into the admin API.
+    let r = c.raw("GET", "/admin/providers", None, Some(&key)).await;
+    assert_eq!(r.status, 401);
+}
+
+#[tokio::test]
+async fn runtime_key_requests_with_bad_fields_change_nothing() {
+    let g = Gateway::start();
+    let c = Client::new(&g, Uuid::new_v4(), "admin");
+    let before = c.get("/admin/api-keys").await;
+    let both = c.post("/admin/api-keys", json!({"name": "x", "user_id": Uuid::new_v4(), "group_name": "g"})).await;
+    assert_eq!(both.status, 400);
+    assert!(both.message().contains("mutually exclusive"), "{:?}", both.body);
+    let past = c.post("/admin/api-keys", json!({"name": "x", "expires_at": "2001-01-01T00:00:00Z"})).await;
+    assert_eq!(past.status, 400);
+    assert!(past.message().contains("is in the past"), "{:?}", past.body);
+    let garbage = c.post("/admin/api-keys", json!({"name": "x", "expires_at": "tomorrow"})).await;
+    assert_eq!(garbage.status, 400);
+    let missing = c.post("/admin/api-keys", json!({"scopes": []})).await;
+    assert_eq!(missing.status, 422);
+    let after = c.get("/admin/api-keys").await;
+    assert_eq!(before.body, after.body);
+    assert_eq!(before.generation, after.generation);
+}

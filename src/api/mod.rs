@@ -361,3 +361,71 @@ pub struct ErrorBody {
 
 /// Header carrying the org's config generation on every admin response.
 pub const GENERATION_HEADER: &str = "x-switchyard-generation";
+
+/// `POST /admin/api-keys`: a runtime (`bd-`) key. `user_id` and `group_name` are
+/// mutually exclusive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyCreate {
+    #[schemars(length(min = 1, max = 256))]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 320))]
+    pub user_email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub group_name: Option<String>,
+    /// RFC 3339 time after which the key stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub expires_at: Option<String>,
+}
+
+/// The create response: the only response that ever contains the raw key.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKeyCreated {
+    pub id: Uuid,
+    pub name: String,
+    pub key_prefix: String,
+    /// The raw key (`bd-...`), shown once.
+    pub key: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    #[serde(default)]
+    pub group_name: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+}
+
+/// A stored runtime key (never the key itself).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ApiKey {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    #[serde(default)]
+    pub created_by_user_id: Option<Uuid>,
+    pub name: String,
+    pub key_prefix: String,
+    pub scopes: Vec<String>,
+    pub created_at: String,
+    #[serde(default)]
+    pub user_id: Option<Uuid>,
+    #[serde(default)]
+    pub user_email: Option<String>,
+    #[serde(default)]
+    pub group_name: Option<String>,
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    #[serde(default)]
+    pub revoked_at: Option<String>,
+}
+
+/// `{"revoked": true}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Revoked {
+    pub revoked: bool,
+}

@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod keys;
 pub mod metrics;
 pub mod store;
 

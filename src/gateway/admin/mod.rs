@@ -18,6 +18,7 @@ use self::body::JsonBody;
 use super::AppState;
 use super::auth::Claims;
 use super::error::ApiError;
+use super::keys;
 use super::store::{self, Tx};
 use crate::api::{self, GENERATION_HEADER};
 
@@ -32,6 +33,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/model-mappings/{id}", get(get_route).put(update_route).delete(delete_route))
         .route("/admin/smart-models", get(list_smart).post(create_smart))
         .route("/admin/smart-models/{id}", get(get_smart).put(update_smart).delete(delete_smart))
+        .route("/admin/api-keys", get(list_keys).post(create_key))
+        .route("/admin/api-keys/{id}", get(get_key).delete(revoke_key))
         .method_not_allowed_fallback(|| async {
             ApiError {
                 status: StatusCode::METHOD_NOT_ALLOWED,
@@ -253,4 +256,40 @@ async fn delete_smart(
 ) -> Result<api::Deleted> {
     let id = parse_id(&id, "smart model")?;
     write(&s, claims.org_id, move |tx| rules::delete_smart(tx, id)).await
+}
+
+// ---------------------------------------------------------------- runtime API keys
+
+async fn list_keys(State(s): State<AppState>, claims: axum::Extension<Claims>) -> Result<Vec<api::ApiKey>> {
+    read(&s, claims.org_id, |tx| Ok(tx.api_keys()?.iter().map(keys::key_out).collect())).await
+}
+
+async fn get_key(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+) -> Result<api::ApiKey> {
+    let id = parse_id(&id, "api key")?;
+    read(&s, claims.org_id, move |tx| {
+        tx.api_key(id)?.map(|k| keys::key_out(&k)).ok_or_else(|| ApiError::not_found(format!("api key {id} not found")))
+    })
+    .await
+}
+
+async fn create_key(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    JsonBody(req): JsonBody<api::ApiKeyCreate>,
+) -> Result<api::ApiKeyCreated> {
+    let org = claims.org_id;
+    write(&s, org, move |tx| keys::create(tx, org, req)).await
+}
+
+async fn revoke_key(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(id): Path<String>,
+) -> Result<api::Revoked> {
+    let id = parse_id(&id, "api key")?;
+    write(&s, claims.org_id, move |tx| keys::revoke(tx, id)).await
 }

@@ -230,6 +230,10 @@ pub fn document() -> Value {
     add::<api::SmartModelUpdate>(&mut g, "SmartModelUpdate", &mut schemas);
     add::<api::Deleted>(&mut g, "Deleted", &mut schemas);
     add::<api::Ok>(&mut g, "Ok", &mut schemas);
+    add::<api::ApiKey>(&mut g, "ApiKey", &mut schemas);
+    add::<api::ApiKeyCreate>(&mut g, "ApiKeyCreate", &mut schemas);
+    add::<api::ApiKeyCreated>(&mut g, "ApiKeyCreated", &mut schemas);
+    add::<api::Revoked>(&mut g, "Revoked", &mut schemas);
     add::<api::ErrorEnvelope>(&mut g, "Error", &mut schemas);
 
     let mut paths = serde_json::Map::new();

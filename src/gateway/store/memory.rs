@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use uuid::Uuid;
 
-use super::{ApiError, ProviderRow, ReadFn, RouteRow, SmartRow, Store, Tx, WriteFn};
+use super::{ApiError, ApiKeyRow, ProviderRow, ReadFn, RouteRow, SmartRow, Store, Tx, WriteFn};
 
 #[derive(Debug, Clone, Default)]
 struct OrgData {
@@ -16,6 +16,7 @@ struct OrgData {
     providers: BTreeMap<Uuid, ProviderRow>,
     routes: BTreeMap<Uuid, RouteRow>,
     smart: BTreeMap<Uuid, SmartRow>,
+    keys: BTreeMap<Uuid, ApiKeyRow>,
 }
 
 /// The in-memory store.
@@ -63,6 +64,10 @@ impl Store for MemoryStore {
 
     fn generation(&self, org: Uuid) -> Result<u64, ApiError> {
         Ok(self.lock()?.get(&org).map_or(0, |d| d.generation))
+    }
+
+    fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, ApiError> {
+        Ok(self.lock()?.values().flat_map(|d| d.keys.values()).find(|k| k.key_hash == key_hash).cloned())
     }
 
     fn orgs(&self) -> Result<Vec<Uuid>, ApiError> {
@@ -149,6 +154,18 @@ impl Tx for MemTx<'_> {
     }
     fn delete_smart(&mut self, id: Uuid) -> Result<(), ApiError> {
         self.data.to_mut().smart.remove(&id);
+        Ok(())
+    }
+    fn api_keys(&self) -> Result<Vec<ApiKeyRow>, ApiError> {
+        let mut v: Vec<ApiKeyRow> = self.data.keys.values().cloned().collect();
+        v.sort_by(|a, b| (&b.created_at, b.id).cmp(&(&a.created_at, a.id)));
+        Ok(v)
+    }
+    fn api_key(&self, id: Uuid) -> Result<Option<ApiKeyRow>, ApiError> {
+        Ok(self.data.keys.get(&id).cloned())
+    }
+    fn put_api_key(&mut self, row: &ApiKeyRow) -> Result<(), ApiError> {
+        self.data.to_mut().keys.insert(row.id, row.clone());
         Ok(())
     }
 }

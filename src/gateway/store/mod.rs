@@ -90,6 +90,25 @@ pub struct SmartRow {
     pub updated_at: String,
 }
 
+/// A runtime API key (`bd-...`). Only a SHA-256 of the key is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRow {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    /// First 8 characters of the raw key (`bd-abcde`).
+    pub key_prefix: String,
+    /// Hex SHA-256 of the raw key.
+    pub key_hash: String,
+    pub scopes: Vec<String>,
+    pub user_id: Option<Uuid>,
+    pub user_email: Option<String>,
+    pub group_name: Option<String>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
 /// Row primitives of one org, inside one transaction.
 pub trait Tx {
     /// Every provider, ordered by name.
@@ -136,6 +155,13 @@ pub trait Tx {
     fn put_smart(&mut self, row: &SmartRow) -> Result<(), ApiError>;
     /// Deletes a smart model.
     fn delete_smart(&mut self, id: Uuid) -> Result<(), ApiError>;
+
+    /// Every runtime API key (revoked ones included), newest first.
+    fn api_keys(&self) -> Result<Vec<ApiKeyRow>, ApiError>;
+    /// One runtime API key.
+    fn api_key(&self, id: Uuid) -> Result<Option<ApiKeyRow>, ApiError>;
+    /// Inserts or replaces a runtime API key (by id).
+    fn put_api_key(&mut self, row: &ApiKeyRow) -> Result<(), ApiError>;
 }
 
 /// A read-only transaction body.
@@ -163,6 +189,13 @@ pub trait Store: Send + Sync {
     /// # Errors
     /// A storage failure.
     fn generation(&self, org: Uuid) -> Result<u64, ApiError>;
+
+    /// The runtime key whose hash is `key_hash`, in any org (runtime requests carry
+    /// only the key; the key decides the org).
+    ///
+    /// # Errors
+    /// A storage failure.
+    fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, ApiError>;
 
     /// Orgs that have any state, for the data plane's snapshot.
     ///

@@ -13,10 +13,13 @@ use std::sync::Mutex;
 use rusqlite::{Connection, OptionalExtension, Row, TransactionBehavior, params};
 use uuid::Uuid;
 
-use super::{ApiError, ProviderRow, ReadFn, RouteRow, Secret, SmartRow, Store, Tx, WriteFn};
+use super::{ApiError, ApiKeyRow, ProviderRow, ReadFn, RouteRow, Secret, SmartRow, Store, Tx, WriteFn};
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("migrations/0001_init.sql"), include_str!("migrations/0002_route_list_index.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_route_list_index.sql"),
+    include_str!("migrations/0003_api_keys.sql"),
+];
 
 /// The SQLite store.
 pub struct SqliteStore {
@@ -130,6 +133,13 @@ impl Store for SqliteStore {
         self.with_conn(|conn| generation_in(conn, org))
     }
 
+    fn find_api_key(&self, key_hash: &str) -> Result<Option<ApiKeyRow>, ApiError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {KEY_COLS} FROM api_keys WHERE key_hash = ?1"))?;
+            Ok(stmt.query_row(params![key_hash], key_row).optional()?)
+        })
+    }
+
     fn orgs(&self) -> Result<Vec<Uuid>, ApiError> {
         self.with_conn(|conn| {
             let mut stmt = conn.prepare("SELECT org_id FROM orgs ORDER BY org_id")?;
@@ -200,6 +210,25 @@ struct SqlTx<'a> {
 const PROVIDER_COLS: &str = "id, org_id, name, model_provider, auth_type, base_url, enabled, settings, catalog_id, connection_id, request_timeout_secs, stream_idle_timeout_secs, api_key, created_at, updated_at";
 const ROUTE_COLS: &str = "id, org_id, provider_id, model_alias, upstream_model, enabled, priority, retry_on_429_count, retry_on_429_max_wait_secs, bare_alias, stream_idle_timeout_secs, max_in_flight, request_timeout_secs, created_at, updated_at";
 const SMART_COLS: &str = "id, org_id, model_alias, enabled, determiner_model_alias, slots, context_breakpoints, determiner_input_max_chars, default_slot_on_failure, description, created_at, updated_at";
+
+const KEY_COLS: &str = "id, org_id, name, key_prefix, key_hash, scopes, user_id, user_email, group_name, created_at, expires_at, revoked_at";
+
+fn key_row(r: &Row<'_>) -> rusqlite::Result<ApiKeyRow> {
+    Ok(ApiKeyRow {
+        id: uuid_col(r, 0)?,
+        org_id: uuid_col(r, 1)?,
+        name: r.get(2)?,
+        key_prefix: r.get(3)?,
+        key_hash: r.get(4)?,
+        scopes: json_col(r, 5)?,
+        user_id: opt_uuid(r.get(6)?)?,
+        user_email: r.get(7)?,
+        group_name: r.get(8)?,
+        created_at: r.get(9)?,
+        expires_at: r.get(10)?,
+        revoked_at: r.get(11)?,
+    })
+}
 
 fn provider_row(r: &Row<'_>) -> rusqlite::Result<ProviderRow> {
     Ok(ProviderRow {
@@ -470,6 +499,44 @@ impl Tx for SqlTx<'_> {
         self.tx
             .prepare_cached("DELETE FROM smart_models WHERE org_id = ?1 AND id = ?2")?
             .execute(params![self.org(), id.to_string()])?;
+        Ok(())
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRow>, ApiError> {
+        self.many(
+            &format!("SELECT {KEY_COLS} FROM api_keys WHERE org_id = ?1 ORDER BY created_at DESC, id DESC"),
+            params![self.org()],
+            key_row,
+        )
+    }
+    fn api_key(&self, id: Uuid) -> Result<Option<ApiKeyRow>, ApiError> {
+        self.one(
+            &format!("SELECT {KEY_COLS} FROM api_keys WHERE org_id = ?1 AND id = ?2"),
+            params![self.org(), id.to_string()],
+            key_row,
+        )
+    }
+    fn put_api_key(&mut self, k: &ApiKeyRow) -> Result<(), ApiError> {
+        let scopes = serde_json::to_string(&k.scopes).map_err(ApiError::internal)?;
+        self.tx
+            .prepare_cached(&format!(
+                "INSERT INTO api_keys ({KEY_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (id) DO UPDATE SET {}",
+                upsert_set(KEY_COLS)
+            ))?
+            .execute(params![
+                k.id.to_string(),
+                self.org(),
+                k.name,
+                k.key_prefix,
+                k.key_hash,
+                scopes,
+                k.user_id.map(|u| u.to_string()),
+                k.user_email,
+                k.group_name,
+                k.created_at,
+                k.expires_at,
+                k.revoked_at
+            ])?;
         Ok(())
     }
 }
