@@ -5,6 +5,7 @@ pub mod apply;
 pub mod crds;
 pub mod export;
 pub mod gateway;
+pub mod mock;
 pub mod plan;
 pub mod reconcile;
 pub mod token;
@@ -41,6 +42,8 @@ pub enum Command {
     Export(export::Args),
     /// Run the gateway: the Barndoor-compatible admin API on SQLite.
     Gateway(gateway::Args),
+    /// Run an OpenAI-compatible fake upstream, scriptable per model (tests and demos).
+    MockUpstream(mock::Args),
     /// Mint an admin JWT for a local gateway.
     Token(token::Args),
     /// Print the gateway admin API's OpenAPI document.
@@ -71,6 +74,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(&args),
         Command::Gateway(args) => gateway::run(&args),
         Command::Token(args) => token::run(&args),
+        Command::MockUpstream(args) => mock::run(&args),
         Command::Openapi => {
             print!("{}", crate::gateway::admin::openapi::document_text());
             Ok(ExitCode::SUCCESS)

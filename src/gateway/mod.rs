@@ -9,6 +9,7 @@ pub mod auth;
 pub mod error;
 pub mod keys;
 pub mod metrics;
+pub mod mock;
 pub mod store;
 
 use std::net::SocketAddr;
