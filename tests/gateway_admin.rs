@@ -1854,6 +1854,9 @@ async fn runtime_key_requests_with_bad_fields_change_nothing() {
     assert_eq!(garbage.status, 400);
     let missing = c.post("/admin/api-keys", json!({"scopes": []})).await;
     assert_eq!(missing.status, 422);
+    let long = c.post("/admin/api-keys", json!({"name": "x", "group_name": "g".repeat(257)})).await;
+    assert_eq!(long.status, 400);
+    assert!(long.message().contains("group_name must be 1 to 256 characters long"), "{:?}", long.body);
     let after = c.get("/admin/api-keys").await;
     assert_eq!(before.body, after.body);
     assert_eq!(before.generation, after.generation);

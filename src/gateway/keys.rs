@@ -56,6 +56,18 @@ pub fn create(tx: &mut dyn Tx, org: Uuid, req: api::ApiKeyCreate) -> Result<api:
     if req.name.trim().is_empty() {
         return Err(ApiError::invalid("name must not be empty"));
     }
+    // The same bounds as the OpenAPI schema.
+    let bounded = |field: &str, v: Option<&str>, max: usize| -> Result<(), ApiError> {
+        match v {
+            Some(v) if v.is_empty() || v.chars().count() > max => {
+                Err(ApiError::invalid(format!("{field} must be 1 to {max} characters long")))
+            }
+            _ => Ok(()),
+        }
+    };
+    bounded("name", Some(&req.name), 256)?;
+    bounded("user_email", req.user_email.as_deref(), 320)?;
+    bounded("group_name", req.group_name.as_deref(), 256)?;
     if req.user_id.is_some() && req.group_name.is_some() {
         return Err(ApiError::invalid("user_id and group_name are mutually exclusive"));
     }
