@@ -75,6 +75,21 @@ pub const CONTEXT_BREAKPOINT: Range = Range { min: CONTEXT_BREAKPOINT_MIN, max: 
 /// Route `priority` on the wire.
 pub const PRIORITY: Range = Range { min: PRIORITY_MIN, max: PRIORITY_MAX };
 
+/// `determiner_input_max_chars` the gateway stores when none is given (the plan
+/// normalises a missing value to it, so both sides must agree: one definition).
+pub const DEFAULT_DETERMINER_INPUT_MAX_CHARS: u32 = 2000;
+
+/// The auth type the gateway stores for an API family when none is given (shared with
+/// the plan's normalisation for the same reason).
+#[must_use]
+pub fn default_auth_type(model_provider: &str) -> &'static str {
+    match model_provider {
+        "bedrock" => "aws_role",
+        "vertex" => "google_adc",
+        _ => "api_key",
+    }
+}
+
 /// Longest alias or model name accepted.
 pub const MAX_NAME_LEN: usize = 256;
 

@@ -14,12 +14,11 @@ use super::types::*;
 use crate::admin_client::LiveState;
 use crate::api;
 use crate::manifest::crd::Kind;
+pub use crate::model::limits::{DEFAULT_DETERMINER_INPUT_MAX_CHARS, default_auth_type};
 use crate::model::{DesiredState, ModelRoute, Provider, RouteOptions, SmartModel};
 
 /// Settings key holding the SHA-256 of the provider's API key (keys are write-only).
 pub const KEY_HASH_SETTING: &str = crate::manifest::convert::KEY_HASH_SETTING;
-/// `determiner_input_max_chars` the gateway stores when none is given.
-pub const DEFAULT_DETERMINER_INPUT_MAX_CHARS: u32 = 2000;
 
 /// Options of one planning run.
 #[derive(Debug, Clone, Default)]
@@ -35,16 +34,6 @@ pub struct PlanOptions {
     pub protect: BTreeSet<String>,
     /// Compute the live fingerprint and desired digest (needed to save the plan).
     pub fingerprints: bool,
-}
-
-/// Default auth type per API family (what the gateway stores when none is given).
-#[must_use]
-pub fn default_auth_type(model_provider: &str) -> &'static str {
-    match model_provider {
-        "bedrock" => "aws_role",
-        "vertex" => "google_adc",
-        _ => "api_key",
-    }
 }
 
 /// Hex SHA-256.

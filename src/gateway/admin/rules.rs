@@ -9,11 +9,8 @@ use uuid::Uuid;
 use crate::api;
 use crate::gateway::error::ApiError;
 use crate::gateway::store::{ProviderRow, RouteRow, Secret, SmartRow, Tx, now};
-use crate::model::limits::{self, Range};
+use crate::model::limits::{self, DEFAULT_DETERMINER_INPUT_MAX_CHARS, Range, default_auth_type};
 use crate::model::names::{check_base_url, check_token};
-
-/// Default `determiner_input_max_chars` when a smart model is created without one.
-pub const DEFAULT_DETERMINER_INPUT_MAX_CHARS: u32 = 2000;
 
 fn range(field: &str, v: Option<i64>, r: Range) -> Result<Option<u32>, ApiError> {
     match v {
@@ -27,16 +24,6 @@ fn range(field: &str, v: Option<i64>, r: Range) -> Result<Option<u32>, ApiError>
 
 fn name_field(field: &str, v: &str) -> Result<(), ApiError> {
     check_token(v).map_err(|m| ApiError::invalid(format!("{field} {m}")))
-}
-
-/// Default auth type per API family.
-#[must_use]
-pub fn default_auth_type(model_provider: &str) -> &'static str {
-    match model_provider {
-        "bedrock" => "aws_role",
-        "vertex" => "google_adc",
-        _ => "api_key",
-    }
 }
 
 /// The response shape of a stored provider (never carries the key).
