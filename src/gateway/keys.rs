@@ -11,9 +11,7 @@ use crate::api;
 /// Length of the random part of a key, in hex characters.
 const KEY_HEX_LEN: usize = 40;
 
-fn sha256_hex(data: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+use crate::model::digest::sha256_hex;
 
 /// A fresh raw key: `bd-` and 40 hex characters (160 random bits).
 ///

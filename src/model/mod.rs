@@ -4,6 +4,7 @@
 //! Pure: no IO, no Kubernetes, HTTP or storage types. The loader (`manifest`) builds
 //! these types from YAML; the gateway reuses the ranges and name rules.
 
+pub mod digest;
 pub mod limits;
 pub mod names;
 pub mod path;

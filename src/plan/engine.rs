@@ -36,12 +36,7 @@ pub struct PlanOptions {
     pub fingerprints: bool,
 }
 
-/// Hex SHA-256.
-#[must_use]
-pub fn sha256_hex(data: &[u8]) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data);
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::model::digest::sha256_hex;
 
 fn short(hash: &str) -> &str {
     &hash[..hash.len().min(12)]
