@@ -213,22 +213,4 @@ impl AdminApi for HttpAdminClient {
     }
 }
 
-/// Parses `Retry-After` (delta-seconds or HTTP-date) and `retry-after-ms`.
-#[must_use]
-pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    if let Some(ms) =
-        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
-        && ms.is_finite()
-        && ms >= 0.0
-    {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
-    }
-    let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
-    let now = jiff::Timestamp::now();
-    let delta = when.as_second() - now.as_second();
-    Some(Duration::from_secs(u64::try_from(delta).unwrap_or(0)))
-}
+pub use crate::api::retry_after;

@@ -429,3 +429,156 @@ pub struct ApiKey {
 pub struct Revoked {
     pub revoked: bool,
 }
+
+/// Parses `Retry-After` (delta-seconds or HTTP-date) and `retry-after-ms`.
+#[must_use]
+pub fn retry_after(headers: &axum::http::HeaderMap) -> Option<std::time::Duration> {
+    if let Some(ms) =
+        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
+        && ms.is_finite()
+        && ms >= 0.0
+    {
+        // A huge hint is still a (very long) wait, not a panic.
+        return Some(std::time::Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(std::time::Duration::MAX));
+    }
+    let v = headers.get(axum::http::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    let when = jiff::fmt::rfc2822::parse(v).ok()?.timestamp();
+    let now = jiff::Timestamp::now();
+    let delta = when.as_second() - now.as_second();
+    Some(std::time::Duration::from_secs(u64::try_from(delta).unwrap_or(0)))
+}
+
+/// `GET /admin/llm-gw/route-health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteHealthList {
+    pub routes: Vec<RouteHealth>,
+}
+
+/// Health of one `(provider, upstream_model)` on the answering gateway pod.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteHealth {
+    pub provider_id: Uuid,
+    pub provider_name: String,
+    pub model_provider: String,
+    pub upstream_model: String,
+    /// `healthy`, `ejected` or `half_open`.
+    pub state: String,
+    /// `rolling_failures` or `rate_limited` while not healthy.
+    #[serde(default)]
+    pub cooldown_reason: Option<String>,
+    pub consecutive_failures: u32,
+    pub multiplier: f64,
+    pub eject_remaining_secs: u64,
+    pub in_flight: u32,
+    /// The smallest `max_in_flight` of the rows reaching this upstream; null = no cap.
+    #[serde(default)]
+    pub concurrency_cap: Option<u32>,
+    #[serde(default)]
+    pub recent_transitions: Vec<HealthTransition>,
+}
+
+/// One state change of a route.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthTransition {
+    pub from: String,
+    pub to: String,
+    pub reason: String,
+    pub window_secs: u64,
+    pub age_secs: u64,
+}
+
+/// `POST /admin/llm-gw/route-health/{provider_id}/reset`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteHealthReset {
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
+    pub upstream_model: String,
+}
+
+/// The answer to a route-health reset.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct RouteHealthResetResult {
+    pub provider_id: Uuid,
+    pub upstream_model: String,
+    /// Whether this pod had the route ejected (or half-open) before the reset.
+    pub was_ejected: bool,
+    /// Whether a cross-pod cooldown record was cleared (this gateway keeps health
+    /// per pod only, so always false).
+    pub shared_state_cleared: bool,
+}
+
+/// `POST /admin/smart-models/preview`: a (possibly unsaved) smart model and a sample.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmartPreview {
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME_NO_SLASH))]
+    pub model_alias: String,
+    #[schemars(length(min = 1, max = 256), regex(pattern = NAME))]
+    pub determiner_model_alias: String,
+    #[schemars(length(min = 1))]
+    pub slots: Vec<Slot>,
+    /// The sample request text the determiner classifies.
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(inner(range(min = CONTEXT_BREAKPOINT_MIN, max = CONTEXT_BREAKPOINT_MAX)), extend("uniqueItems" = true))]
+    pub context_breakpoints: Option<Vec<i64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = DETERMINER_INPUT_MAX_CHARS_MIN, max = DETERMINER_INPUT_MAX_CHARS_MAX))]
+    pub determiner_input_max_chars: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub default_slot_on_failure: Option<i64>,
+    /// Runtime surface simulated (only `/v1/chat/completions` exists today).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_tools: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_vision: Option<bool>,
+    /// Overrides the estimated token count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub token_count: Option<i64>,
+}
+
+/// The answer to a preview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SmartPreviewResult {
+    /// The chosen slot's alias.
+    pub target_model_alias: String,
+    pub decision: Decision,
+}
+
+/// Why a smart model chose a slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Decision {
+    /// Chosen slot index.
+    pub slot_index: usize,
+    /// Chosen slot's label.
+    pub slot_label: String,
+    /// `determiner`, `breakpoint_floor` (only one slot allowed, no call made),
+    /// `determiner_clamped` (its choice was below the floor) or `determiner_failed`.
+    pub reason: String,
+    /// Lowest slot the token estimate allows.
+    pub floor_slot: usize,
+    /// Estimated prompt tokens.
+    pub token_estimate: u64,
+    /// How the estimate was made: `supplied`, `byte_bound` or `pretokenized`.
+    pub token_estimate_method: String,
+    /// The determiner's raw answer, if it answered.
+    #[serde(default)]
+    pub determiner_output: Option<String>,
+    /// Why the determiner's answer was not used, if it was not.
+    #[serde(default)]
+    pub determiner_error: Option<String>,
+    /// `provider/model` that served the determiner call.
+    #[serde(default)]
+    pub determiner_route: Option<String>,
+}

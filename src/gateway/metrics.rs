@@ -50,7 +50,12 @@ impl Metrics {
             self.store_errors.fetch_add(1, Ordering::Relaxed);
         }
         let mutating = matches!(method, "POST" | "PUT" | "DELETE");
-        if mutating && (200..300).contains(&status) && route.contains("/admin/") && !route.ends_with("/preview") {
+        if mutating
+            && (200..300).contains(&status)
+            && route.contains("/admin/")
+            && !route.ends_with("/preview")
+            && !route.ends_with("/reset")
+        {
             self.admin_writes.fetch_add(1, Ordering::Relaxed);
         }
     }

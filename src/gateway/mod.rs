@@ -1,6 +1,6 @@
 //! `switchyard gateway`: the Barndoor-compatible admin API over a [`store::Store`],
-//! plus health, readiness and Prometheus metrics. (The `/v1` data plane joins here
-//! in the next gateway issue.)
+//! the OpenAI-compatible data plane ([`proxy`]) that routes by it, plus health,
+//! readiness and Prometheus metrics.
 //!
 //! Must not: talk to Kubernetes, or read manifests; it only serves HTTP.
 
@@ -10,6 +10,7 @@ pub mod error;
 pub mod keys;
 pub mod metrics;
 pub mod mock;
+pub mod proxy;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -28,6 +29,7 @@ use uuid::Uuid;
 use self::auth::Verifier;
 use self::error::ApiError;
 use self::metrics::Metrics;
+use self::proxy::{Proxy, ProxySettings};
 use self::store::Store;
 use crate::api::GENERATION_HEADER;
 
@@ -43,31 +45,40 @@ pub struct AppState {
     pub verifier: Verifier,
     /// Counters.
     pub metrics: Arc<Metrics>,
-    /// Latest config generation per org, for watchers (the data plane) to follow.
+    /// Latest config generation per org, for watchers to follow.
     pub generations: tokio::sync::watch::Sender<(Uuid, u64)>,
+    /// The data plane.
+    pub proxy: Arc<Proxy>,
 }
 
 impl AppState {
-    /// A state over `store` with `verifier`.
-    #[must_use]
-    pub fn new(store: Arc<dyn Store>, verifier: Verifier) -> Self {
+    /// A state over `store` with `verifier` and data-plane `settings`.
+    ///
+    /// # Errors
+    /// When the upstream HTTP client cannot be built.
+    pub fn new(store: Arc<dyn Store>, verifier: Verifier, settings: ProxySettings) -> anyhow::Result<Self> {
         let (generations, _) = tokio::sync::watch::channel((Uuid::nil(), 0));
-        Self { store, verifier, metrics: Arc::new(Metrics::default()), generations }
+        let proxy = Arc::new(Proxy::new(store.clone(), settings)?);
+        Ok(Self { store, verifier, metrics: Arc::new(Metrics::default()), generations, proxy })
     }
 
-    /// Called after every committed admin write.
+    /// Called after every committed admin write: the data plane's next request for
+    /// `org` runs on a snapshot that includes it.
     pub fn config_changed(&self, org: Uuid, generation: u64) {
+        self.proxy.config_changed(org, generation);
         self.generations.send_replace((org, generation));
     }
 }
 
 /// The whole HTTP surface: `/healthz`, `/readyz`, `/metrics`,
-/// `/api/llm-gateway/openapi.json` and the authenticated `/api/llm-gateway/admin/...`.
+/// `/api/llm-gateway/openapi.json`, the authenticated `/api/llm-gateway/admin/...`, and
+/// the runtime API under `/v1` and `/api/llm-gateway/v1`.
 pub fn router(state: AppState) -> Router {
     let admin = admin::router().route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    let api = Router::new().merge(admin).route("/openapi.json", get(openapi));
+    let api = Router::new().merge(admin).route("/openapi.json", get(openapi)).nest("/v1", proxy::router());
     Router::new()
         .nest(API_PREFIX, api)
+        .nest("/v1", proxy::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
@@ -93,7 +104,9 @@ async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(s): State<AppState>) -> Response {
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.metrics.render()).into_response()
+    let mut text = s.metrics.render();
+    s.proxy.render_metrics(&mut text);
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
@@ -138,6 +151,8 @@ pub struct Config {
     pub db: String,
     /// JWT verification.
     pub verifier: Verifier,
+    /// Data plane.
+    pub proxy: ProxySettings,
 }
 
 /// Binds, prints `listening on http://ADDR` on stdout, serves until `cancel` fires,
@@ -150,7 +165,7 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         store::sqlite::SqliteStore::open(&config.db)
             .map_err(|e| anyhow::anyhow!("opening {}: {}", config.db, e.message))?,
     );
-    let state = AppState::new(store.clone(), config.verifier);
+    let state = AppState::new(store.clone(), config.verifier, config.proxy)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     {
@@ -160,6 +175,9 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         out.flush()?;
     }
     tracing::info!(%addr, db = %config.db, "gateway started");
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router(state)).with_graceful_shutdown(cancel.cancelled_owned()).await?;
     tracing::info!("gateway stopped; closing the store");
     tokio::task::spawn_blocking(move || store.close()).await?.map_err(|e| anyhow::anyhow!(e.message))?;

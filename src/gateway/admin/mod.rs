@@ -32,6 +32,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/model-mappings/reorder", put(reorder))
         .route("/admin/model-mappings/{id}", get(get_route).put(update_route).delete(delete_route))
         .route("/admin/smart-models", get(list_smart).post(create_smart))
+        .route("/admin/smart-models/preview", axum::routing::post(preview_smart))
+        .route("/admin/llm-gw/route-health", get(route_health))
+        .route("/admin/llm-gw/route-health/{provider_id}/reset", axum::routing::post(reset_route_health))
         .route("/admin/smart-models/{id}", get(get_smart).put(update_smart).delete(delete_smart))
         .route("/admin/api-keys", get(list_keys).post(create_key))
         .route("/admin/api-keys/{id}", get(get_key).delete(revoke_key))
@@ -292,4 +295,100 @@ async fn revoke_key(
 ) -> Result<api::Revoked> {
     let id = parse_id(&id, "api key")?;
     write(&s, claims.org_id, move |tx| keys::revoke(tx, id)).await
+}
+
+// ---------------------------------------------------------------- data-plane views
+
+async fn preview_smart(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    JsonBody(req): JsonBody<api::SmartPreview>,
+) -> Result<api::SmartPreviewResult> {
+    let org = claims.org_id;
+    let Generational(row, generation) = {
+        let req = req.clone();
+        read(&s, org, move |tx| rules::preview_row(tx, org, &req)).await?
+    };
+    let cfg = s.proxy.snapshots.get(org).await?;
+    let supplied = req.token_count.and_then(|t| u64::try_from(t).ok());
+    let decision = s.proxy.decide(&cfg, &row, &req.text, supplied).await;
+    let target = row.slots.get(decision.slot_index).map(|s| s.0.clone()).unwrap_or_default();
+    Ok(Generational(api::SmartPreviewResult { target_model_alias: target, decision }, generation))
+}
+
+async fn route_health(State(s): State<AppState>, claims: axum::Extension<Claims>) -> Result<api::RouteHealthList> {
+    let cfg = s.proxy.snapshots.get(claims.org_id).await?;
+    let now = std::time::Instant::now();
+    let routes = cfg
+        .route_pairs()
+        .into_iter()
+        .map(|(p, model, rows)| {
+            let v = s.proxy.health.existing(p.id, &model).map(|r| r.view());
+            let cap = rows.iter().filter_map(|r| r.max_in_flight).min();
+            let v = v.unwrap_or(crate::gateway::proxy::health::HealthView {
+                state: "healthy",
+                consecutive_failures: 0,
+                multiplier: 1,
+                eject_remaining_secs: 0,
+                in_flight: 0,
+                cooldown_reason: None,
+                transitions: Vec::new(),
+            });
+            api::RouteHealth {
+                provider_id: p.id,
+                provider_name: p.name.clone(),
+                model_provider: p.model_provider.clone(),
+                upstream_model: model,
+                state: v.state.to_owned(),
+                cooldown_reason: v.cooldown_reason.map(str::to_owned),
+                consecutive_failures: v.consecutive_failures,
+                multiplier: f64::from(v.multiplier),
+                eject_remaining_secs: v.eject_remaining_secs,
+                in_flight: v.in_flight,
+                concurrency_cap: cap,
+                recent_transitions: v
+                    .transitions
+                    .iter()
+                    .map(|t| api::HealthTransition {
+                        from: t.from.to_owned(),
+                        to: t.to.to_owned(),
+                        reason: t.reason.to_owned(),
+                        window_secs: t.window_secs,
+                        age_secs: now.duration_since(t.at).as_secs(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(Generational(api::RouteHealthList { routes }, cfg.generation))
+}
+
+async fn reset_route_health(
+    State(s): State<AppState>,
+    claims: axum::Extension<Claims>,
+    Path(provider_id): Path<String>,
+    JsonBody(req): JsonBody<api::RouteHealthReset>,
+) -> Result<api::RouteHealthResetResult> {
+    let id = parse_id(&provider_id, "provider")?;
+    let cfg = s.proxy.snapshots.get(claims.org_id).await?;
+    if cfg.provider(id).is_none() {
+        return Err(ApiError::not_found(format!("provider {id} not found")));
+    }
+    if !cfg.route_pairs().iter().any(|(p, m, _)| p.id == id && *m == req.upstream_model) {
+        return Err(ApiError::not_found(format!(
+            "provider {id} has no route to upstream model `{}`",
+            req.upstream_model
+        )));
+    }
+    let cfg_h = s.proxy.health.config;
+    let was_ejected = s.proxy.health.existing(id, &req.upstream_model).is_some_and(|r| r.reset(&cfg_h));
+    Ok(Generational(
+        api::RouteHealthResetResult {
+            provider_id: id,
+            upstream_model: req.upstream_model,
+            was_ejected,
+            shared_state_cleared: false,
+        },
+        cfg.generation,
+    ))
 }

@@ -23,6 +23,39 @@ struct Op {
 
 const OPS: &[Op] = &[
     Op {
+        method: "post",
+        path: "/admin/smart-models/preview",
+        id: "previewSmartModel",
+        summary: "Dry-run a (possibly unsaved) smart model on sample text: the slot it would pick and why",
+        request: Some("SmartPreview"),
+        response: "SmartPreviewResult",
+        list: false,
+        path_id: false,
+        errors: &[400, 401, 403, 409, 413, 422],
+    },
+    Op {
+        method: "get",
+        path: "/admin/llm-gw/route-health",
+        id: "getRouteHealth",
+        summary: "Health, in-flight count and cap of every (provider, upstream model) on this gateway pod",
+        request: None,
+        response: "RouteHealthList",
+        list: false,
+        path_id: false,
+        errors: &[401, 403],
+    },
+    Op {
+        method: "post",
+        path: "/admin/llm-gw/route-health/{provider_id}/reset",
+        id: "resetRouteHealth",
+        summary: "Force one route back to healthy",
+        request: Some("RouteHealthReset"),
+        response: "RouteHealthResetResult",
+        list: false,
+        path_id: true,
+        errors: &[400, 401, 403, 404, 413, 422],
+    },
+    Op {
         method: "get",
         path: "/admin/providers",
         id: "listProviders",
@@ -278,6 +311,11 @@ pub fn document() -> Value {
     add::<api::ApiKeyCreate>(&mut g, "ApiKeyCreate", &mut schemas);
     add::<api::ApiKeyCreated>(&mut g, "ApiKeyCreated", &mut schemas);
     add::<api::Revoked>(&mut g, "Revoked", &mut schemas);
+    add::<api::RouteHealthList>(&mut g, "RouteHealthList", &mut schemas);
+    add::<api::RouteHealthReset>(&mut g, "RouteHealthReset", &mut schemas);
+    add::<api::RouteHealthResetResult>(&mut g, "RouteHealthResetResult", &mut schemas);
+    add::<api::SmartPreview>(&mut g, "SmartPreview", &mut schemas);
+    add::<api::SmartPreviewResult>(&mut g, "SmartPreviewResult", &mut schemas);
     add::<api::ErrorEnvelope>(&mut g, "Error", &mut schemas);
 
     let mut paths = serde_json::Map::new();
@@ -307,8 +345,9 @@ pub fn document() -> Value {
             "responses": responses,
         });
         if op.path_id {
+            let name = op.path.split('{').nth(1).and_then(|r| r.split('}').next()).unwrap_or("id");
             operation["parameters"] =
-                json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}]);
+                json!([{"name": name, "in": "path", "required": true, "schema": {"type": "string", "format": "uuid"}}]);
         }
         if let Some(req) = op.request {
             operation["requestBody"] =

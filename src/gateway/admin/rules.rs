@@ -576,6 +576,46 @@ fn check_smart(tx: &dyn Tx, f: &SmartFields, self_id: Option<Uuid>) -> Result<(V
     Ok((breakpoints, max_chars, u32::try_from(f.default_slot).unwrap_or(0)))
 }
 
+/// The smart model a preview describes, checked like a create (an existing smart
+/// model of the same alias is what is being previewed, so it is no conflict).
+///
+/// # Errors
+/// 400 on invalid fields, 409 when the alias is a route alias.
+pub fn preview_row(tx: &dyn Tx, org: Uuid, req: &api::SmartPreview) -> Result<SmartRow, ApiError> {
+    let fields = SmartFields {
+        model_alias: req.model_alias.clone(),
+        determiner: req.determiner_model_alias.clone(),
+        slots: req.slots.iter().map(|s| (s.model_alias.clone(), s.label.clone())).collect(),
+        breakpoints: req.context_breakpoints.clone().unwrap_or_default(),
+        max_chars: req.determiner_input_max_chars,
+        default_slot: req.default_slot_on_failure.unwrap_or(0),
+    };
+    if let Some(e) = &req.endpoint
+        && e != "/v1/chat/completions"
+    {
+        return Err(ApiError::invalid(format!("endpoint {e:?} is not served (only /v1/chat/completions)")));
+    }
+    if req.token_count.is_some_and(|t| t < 0) {
+        return Err(ApiError::invalid("token_count must not be negative"));
+    }
+    let existing = tx.smart_by_alias(&fields.model_alias)?.map(|m| m.id);
+    let (breakpoints, max_chars, default_slot) = check_smart(tx, &fields, existing)?;
+    Ok(SmartRow {
+        id: existing.unwrap_or_else(Uuid::nil),
+        org_id: org,
+        model_alias: fields.model_alias,
+        enabled: req.enabled.unwrap_or(true),
+        determiner_model_alias: fields.determiner,
+        slots: fields.slots,
+        context_breakpoints: breakpoints,
+        determiner_input_max_chars: max_chars.unwrap_or(DEFAULT_DETERMINER_INPUT_MAX_CHARS),
+        default_slot_on_failure: default_slot,
+        description: req.description.clone(),
+        created_at: String::new(),
+        updated_at: String::new(),
+    })
+}
+
 /// `POST /admin/smart-models`.
 ///
 /// # Errors
