@@ -9,6 +9,7 @@ pub mod mock;
 pub mod plan;
 pub mod reconcile;
 pub mod token;
+pub mod up;
 pub mod validate;
 pub mod watch;
 
@@ -28,6 +29,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a local gateway, a mock upstream, apply DIR and watch it (try this first).
+    Up(up::Args),
     /// Check manifests offline and report every problem with file:line:col.
     Validate(validate::Args),
     /// Print (or write) the CustomResourceDefinitions and editor JSON Schemas.
@@ -66,6 +69,7 @@ pub enum Output {
 /// Errors that should end the process with exit code 1 and a message.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Up(args) => up::run(&args),
         Command::Validate(args) => validate::run(&args),
         Command::Crds(args) => crds::run(&args),
         Command::Plan(args) => plan::run(&args),

@@ -155,17 +155,42 @@ pub struct Config {
     pub proxy: ProxySettings,
 }
 
+/// Opens the SQLite store at `db` (`:memory:` for none).
+///
+/// # Errors
+/// When the file cannot be opened or migrated.
+pub fn open_store(db: &str) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(store::sqlite::SqliteStore::open(db).map_err(|e| anyhow::anyhow!("opening {db}: {}", e.message))?))
+}
+
+/// Serves `state` on `listener` (TCP_NODELAY on every connection) until `cancel`
+/// fires, lets in-flight requests finish, then closes the store.
+///
+/// # Errors
+/// When serving fails or the store does not close cleanly.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let store = state.store.clone();
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(state)).with_graceful_shutdown(cancel.cancelled_owned()).await?;
+    tracing::info!("gateway stopped; closing the store");
+    tokio::task::spawn_blocking(move || store.close()).await?.map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(())
+}
+
 /// Binds, prints `listening on http://ADDR` on stdout, serves until `cancel` fires,
 /// lets in-flight requests finish, then closes the store.
 ///
 /// # Errors
 /// When the store cannot be opened or the address cannot be bound.
 pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()> {
-    let store: Arc<dyn Store> = Arc::new(
-        store::sqlite::SqliteStore::open(&config.db)
-            .map_err(|e| anyhow::anyhow!("opening {}: {}", config.db, e.message))?,
-    );
-    let state = AppState::new(store.clone(), config.verifier, config.proxy)?;
+    let store = open_store(&config.db)?;
+    let state = AppState::new(store, config.verifier, config.proxy)?;
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
     {
@@ -175,11 +200,5 @@ pub async fn run(config: Config, cancel: CancellationToken) -> anyhow::Result<()
         out.flush()?;
     }
     tracing::info!(%addr, db = %config.db, "gateway started");
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router(state)).with_graceful_shutdown(cancel.cancelled_owned()).await?;
-    tracing::info!("gateway stopped; closing the store");
-    tokio::task::spawn_blocking(move || store.close()).await?.map_err(|e| anyhow::anyhow!(e.message))?;
-    Ok(())
+    serve(listener, state, cancel).await
 }

@@ -31,8 +31,23 @@ impl Gateway {
         g
     }
 
+    /// Starts a gateway on a fresh database with extra `gateway` flags (data-plane
+    /// timeouts, health thresholds, `--runtime-auth none`...).
+    pub fn start_with(args: &[&str]) -> Self {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().to_path_buf();
+        let mut g = Self::start_in_with(&dir, args);
+        g._tmp = Some(tmp);
+        g
+    }
+
     /// Starts a gateway on the database in `dir` (kept across restarts).
     pub fn start_in(dir: &Path) -> Self {
+        Self::start_in_with(dir, &[])
+    }
+
+    /// [`Gateway::start_in`] with extra flags.
+    pub fn start_in_with(dir: &Path, args: &[&str]) -> Self {
         let secret = dir.join("jwt.secret");
         if !secret.exists() {
             std::fs::write(&secret, SECRET).expect("write secret");
@@ -43,6 +58,7 @@ impl Gateway {
             .arg(&db)
             .arg("--jwt-secret-file")
             .arg(&secret)
+            .args(args)
             .env("SWITCHYARD_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -258,4 +274,50 @@ pub fn blocking_get(url: &str) -> String {
     })
     .join()
     .expect("join")
+}
+
+/// A running `switchyard mock-upstream` process. Killed on drop.
+pub struct Mock {
+    pub child: Child,
+    /// `http://127.0.0.1:PORT`
+    pub base: String,
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Mock {
+    /// Starts a mock upstream on a free port.
+    pub fn start() -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+            .args(["mock-upstream", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn mock");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read listen line");
+        let base = line.trim().strip_prefix("listening on ").expect("listen line").to_owned();
+        Self { child, base }
+    }
+
+    /// `http://127.0.0.1:PORT/v1`, the base URL to give a provider.
+    pub fn v1(&self) -> String {
+        format!("{}/v1", self.base)
+    }
+
+    /// Replaces the script (`{"<model>": [Step, ...]}`).
+    pub async fn script(&self, script: Value) {
+        let r = reqwest::Client::new().put(format!("{}/_mock/script", self.base)).json(&script).send().await.unwrap();
+        assert_eq!(r.status(), 204);
+    }
+
+    /// Calls received per model name.
+    pub async fn calls(&self, model: &str) -> u64 {
+        let v: Value = reqwest::get(format!("{}/_mock/stats", self.base)).await.unwrap().json().await.unwrap();
+        v["calls"][model].as_u64().unwrap_or(0)
+    }
 }

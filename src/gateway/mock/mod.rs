@@ -101,6 +101,7 @@ pub fn router(mock: Mock) -> Router {
         .route("/v1/models", get(models))
         .route("/_mock/script", put(set_script))
         .route("/_mock/stats", get(stats))
+        .route("/stats", get(stats))
         .route("/_mock/reset", post(reset))
         .with_state(mock)
 }
@@ -260,12 +261,12 @@ impl http_body::Body for ChannelBody {
     }
 }
 
-/// Binds, prints `listening on http://ADDR` on stdout, and serves until `cancel`.
+/// Serves a mock with `script` on `listener` until `cancel`.
 ///
 /// # Errors
-/// When the address cannot be bound or the script file read.
-pub async fn run(
-    listen: SocketAddr,
+/// When serving fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
     script: Option<BTreeMap<String, Vec<Step>>>,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
@@ -275,6 +276,22 @@ pub async fn run(
     {
         shared.script = s;
     }
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router(mock)).with_graceful_shutdown(cancel.cancelled_owned()).await?;
+    Ok(())
+}
+
+/// Binds, prints `listening on http://ADDR` on stdout, and serves until `cancel`.
+///
+/// # Errors
+/// When the address cannot be bound or the script file read.
+pub async fn run(
+    listen: SocketAddr,
+    script: Option<BTreeMap<String, Vec<Step>>>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     {
@@ -283,6 +300,5 @@ pub async fn run(
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
     }
-    axum::serve(listener, router(mock)).with_graceful_shutdown(cancel.cancelled_owned()).await?;
-    Ok(())
+    serve(listener, script, cancel).await
 }
