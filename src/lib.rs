@@ -9,12 +9,14 @@
 //! - [`plan`]: desired x live -> Plan, and its text/JSON/Markdown renderings; pure.
 //! - [`apply`]: the only code that writes to a gateway: executes a Plan through `AdminApi`.
 //! - [`watch`]: file events and a timer -> plan -> apply.
+//! - [`controller`]: Kubernetes resources -> plan -> apply, with status and finalizers.
 //! - [`cli`]: clap definitions and subcommand entry points.
 
 pub mod admin_client;
 pub mod api;
 pub mod apply;
 pub mod cli;
+pub mod controller;
 pub mod gateway;
 pub mod manifest;
 pub mod model;

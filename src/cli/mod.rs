@@ -2,6 +2,7 @@
 //! else in the crate depends on this module.
 
 pub mod apply;
+pub mod controller;
 pub mod crds;
 pub mod export;
 pub mod gateway;
@@ -47,6 +48,8 @@ pub enum Command {
     Gateway(gateway::Args),
     /// Run an OpenAI-compatible fake upstream, scriptable per model (tests and demos).
     MockUpstream(mock::Args),
+    /// Reconcile Kubernetes Provider/ModelRoute/SmartModel resources into a gateway.
+    Controller(controller::Args),
     /// Mint an admin JWT for a local gateway.
     Token(token::Args),
     /// Print the gateway admin API's OpenAPI document.
@@ -78,6 +81,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(&args),
         Command::Gateway(args) => gateway::run(&args),
         Command::Token(args) => token::run(&args),
+        Command::Controller(args) => controller::run(&args),
         Command::MockUpstream(args) => mock::run(&args),
         Command::Openapi => {
             print!("{}", crate::gateway::admin::openapi::document_text());

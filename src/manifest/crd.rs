@@ -351,6 +351,23 @@ pub struct ResourceStatus {
     /// Ids of the gateway rows this resource owns.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub gateway_ids: Vec<String>,
+    /// ModelRoute only: the failover chain the gateway serves for the alias now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<ChainEntry>,
+}
+
+/// One step of a served failover chain.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ChainEntry {
+    /// Priority on the gateway (ascending = tried first).
+    pub priority: i64,
+    /// Provider name.
+    pub provider: String,
+    /// Upstream model.
+    pub model: String,
+    /// Whether the row takes traffic.
+    pub enabled: bool,
 }
 
 /// A condition in the Kubernetes convention.
