@@ -72,8 +72,15 @@ pub async fn try_acquire(api: &Api<Lease>, cfg: &LeaseConfig) -> Result<bool, ku
     }
 }
 
-/// Keeps `leader` up to date until `cancel`; on the way out, gives the lease up if held.
-pub async fn run(client: kube::Client, cfg: LeaseConfig, leader: Arc<AtomicBool>, cancel: CancellationToken) {
+/// Keeps `leader` up to date until `cancel`, calling `on_change` when it flips; on the
+/// way out, gives the lease up if held.
+pub async fn run(
+    client: kube::Client,
+    cfg: LeaseConfig,
+    leader: Arc<AtomicBool>,
+    on_change: impl Fn() + Send + 'static,
+    cancel: CancellationToken,
+) {
     let api: Api<Lease> = Api::namespaced(client, &cfg.namespace);
     let period = (cfg.duration / 3).max(Duration::from_millis(200));
     loop {
@@ -86,6 +93,7 @@ pub async fn run(client: kube::Client, cfg: LeaseConfig, leader: Arc<AtomicBool>
         };
         if held != leader.swap(held, Ordering::AcqRel) {
             tracing::info!(identity = %cfg.identity, leader = held, "leadership changed");
+            on_change();
         }
         tokio::select! {
             () = cancel.cancelled() => break,

@@ -405,11 +405,23 @@ impl Controller {
             tasks.spawn(self.clone().watch_kind(kind));
         }
         tasks.spawn(self.clone().watch_secrets());
-        tasks.spawn(lease::run(self.client.clone(), self.cfg.lease.clone(), self.leader.clone(), cancel.clone()));
+        // A new leader writes statuses at once instead of at the next event.
+        let me = Arc::downgrade(&self);
+        let on_change = move || {
+            if let Some(c) = me.upgrade() {
+                c.trigger.notify_one();
+            }
+        };
+        tasks.spawn(lease::run(
+            self.client.clone(),
+            self.cfg.lease.clone(),
+            self.leader.clone(),
+            on_change,
+            cancel.clone(),
+        ));
         let mut backoff = Duration::from_secs(1);
         let mut retry_at: Option<tokio::time::Instant> = None;
         let mut resync_at = tokio::time::Instant::now() + self.cfg.resync;
-        let mut was_leader = false;
         loop {
             let wake = retry_at.map_or(resync_at, |r| r.min(resync_at));
             tokio::select! {
@@ -419,10 +431,7 @@ impl Controller {
                     tokio::time::sleep(self.cfg.debounce).await;
                 }
                 () = tokio::time::sleep_until(wake) => {}
-                // A new leader writes statuses at once instead of at the next event.
-                () = tokio::time::sleep(Duration::from_millis(500)), if self.leader.load(Ordering::Acquire) != was_leader => {}
             }
-            was_leader = self.leader.load(Ordering::Acquire);
             if !self.synced() {
                 continue;
             }
@@ -637,7 +646,7 @@ impl Controller {
             }
             let api = self.dyn_api(r.kind, Some(&r.namespace));
             let patch = json!({"status": new});
-            if let Err(e) = api.patch_status(&r.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            if let Err(e) = api.patch_status(&r.name, &self.patch_params(), &Patch::Merge(&patch)).await {
                 tracing::warn!(resource = %r.key(), error = %e, "status update failed");
             }
         }
@@ -674,12 +683,18 @@ impl Controller {
     async fn patch_finalizers(&self, r: &Res, list: Vec<String>) {
         let api = self.dyn_api(r.kind, Some(&r.namespace));
         let patch = json!({"metadata": {"finalizers": list}});
-        if let Err(e) = api.patch(&r.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+        if let Err(e) = api.patch(&r.name, &self.patch_params(), &Patch::Merge(&patch)).await {
             // A resource already gone has nothing left to finalize.
             if !matches!(&e, kube::Error::Api(ae) if ae.code == 404) {
                 tracing::warn!(resource = %r.key(), error = %e, "finalizer update failed");
             }
         }
+    }
+
+    /// Patches name this replica as the field manager, so `managedFields` shows
+    /// which replica wrote what.
+    fn patch_params(&self) -> PatchParams {
+        PatchParams { field_manager: Some(format!("switchyard-{}", self.cfg.lease.identity)), ..PatchParams::default() }
     }
 
     async fn event(&self, r: &Res, type_: EventType, reason: &str, note: &str) {

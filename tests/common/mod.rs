@@ -48,13 +48,18 @@ impl Gateway {
 
     /// [`Gateway::start_in`] with extra flags.
     pub fn start_in_with(dir: &Path, args: &[&str]) -> Self {
+        Self::start_in_listening(dir, "127.0.0.1:0", args)
+    }
+
+    /// [`Gateway::start_in_with`] on a given address.
+    pub fn start_in_listening(dir: &Path, listen: &str, args: &[&str]) -> Self {
         let secret = dir.join("jwt.secret");
         if !secret.exists() {
             std::fs::write(&secret, SECRET).expect("write secret");
         }
         let db = dir.join("gateway.db");
         let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["gateway", "--listen", "127.0.0.1:0", "--db"])
+            .args(["gateway", "--listen", listen, "--db"])
             .arg(&db)
             .arg("--jwt-secret-file")
             .arg(&secret)
