@@ -212,7 +212,12 @@ fn sse(model: String, step: Step) -> Response {
         let words: Vec<String> = content.split_inclusive(' ').map(str::to_owned).collect();
         for (i, w) in words.iter().enumerate() {
             if step.cut_after == Some(i) {
-                // An error frame makes the server abort the connection mid-body.
+                // Let what was sent reach the wire first: an error frame makes the
+                // server abort the connection, dropping anything still buffered.
+                while tx.capacity() < tx.max_capacity() {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 let _ = tx.send(Err(std::io::Error::other("mock: stream cut"))).await;
                 return;
             }

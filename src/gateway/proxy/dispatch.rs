@@ -299,6 +299,13 @@ impl Proxy {
             Ok(Ok(r)) => r,
         };
         let status = resp.status();
+        if status.is_redirection() || status.is_informational() {
+            let f = Failure::new(format!(
+                "HTTP {} (redirects are not followed; check the provider's base_url)",
+                status.as_u16()
+            ));
+            return Err((f, permit));
+        }
         if status.as_u16() == 429 || status.is_server_error() {
             let hint = retry_after(resp.headers());
             let f = Failure {
@@ -627,11 +634,15 @@ impl StreamState {
             return None;
         }
         if self.done {
-            // Drain to the end of the upstream body so its connection can be reused.
-            let _ = tokio::time::timeout(self.reader.idle, async {
-                while let Ok(Some(_)) = self.reader.resp.chunk().await {}
-            })
-            .await;
+            // The client's answer is complete: end it now. Draining the rest of the
+            // upstream body (so its connection can be reused) happens off the
+            // client's path, bounded by the idle timeout.
+            let idle = self.reader.idle;
+            let resp = std::mem::replace(&mut self.reader.resp, placeholder_response());
+            tokio::spawn(async move {
+                let mut resp = resp;
+                let _ = tokio::time::timeout(idle, async { while let Ok(Some(_)) = resp.chunk().await {} }).await;
+            });
             return None;
         }
         match self.reader.next_frame().await {
@@ -662,6 +673,11 @@ impl StreamState {
             }
         }
     }
+}
+
+/// An empty response to leave behind when the real one is moved out.
+fn placeholder_response() -> reqwest::Response {
+    reqwest::Response::from(axum::http::Response::new(reqwest::Body::from(Vec::<u8>::new())))
 }
 
 /// The in-band error event that ends a broken stream (no `[DONE]` follows).
