@@ -39,6 +39,9 @@ use crate::manifest::crd::{self, Kind, ResourceStatus};
 use crate::model::ExternalNames;
 use crate::plan::{PlanOptions, plan};
 
+/// Status and finalizer writes in flight at once.
+const STATUS_WRITERS: usize = 16;
+
 /// The finalizer on every resource the controller applied.
 pub const FINALIZER: &str = "switchyard.dev/cleanup";
 
@@ -627,6 +630,7 @@ impl Controller {
         live: Option<(&LiveState, &BTreeMap<String, BTreeSet<String>>)>,
     ) {
         let mut objects: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut writes = Vec::new();
         for r in resources.iter().filter(|r| !r.deleting) {
             let Some(ready) = readies.get(&r.key()) else { continue };
             *objects.entry((r.kind.as_str().to_owned(), ready.reason.clone())).or_default() += 1;
@@ -639,20 +643,26 @@ impl Controller {
             if new == old {
                 continue;
             }
-            if old.conditions.first().map(|c| (&c.reason, &c.message)) != Some((&ready.reason, &ready.message))
-                && !ready.ok
-            {
-                self.event(r, EventType::Warning, &ready.reason, &ready.message).await;
-            }
-            let api = self.dyn_api(r.kind, Some(&r.namespace));
-            let patch = json!({"status": new});
-            if let Err(e) = api.patch_status(&r.name, &self.patch_params(), &Patch::Merge(&patch)).await {
-                tracing::warn!(resource = %r.key(), error = %e, "status update failed");
-            }
+            let warn = old.conditions.first().map(|c| (&c.reason, &c.message)) != Some((&ready.reason, &ready.message))
+                && !ready.ok;
+            writes.push((r, new, warn.then_some(ready)));
         }
         if let Ok(mut o) = self.metrics.objects.lock() {
             *o = objects;
         }
+        // Status writes in parallel (1,000 resources should not take 1,000 round trips).
+        futures_util::stream::iter(writes)
+            .for_each_concurrent(STATUS_WRITERS, |(r, new, warn)| async move {
+                if let Some(ready) = warn {
+                    self.event(r, EventType::Warning, &ready.reason, &ready.message).await;
+                }
+                let api = self.dyn_api(r.kind, Some(&r.namespace));
+                let patch = json!({"status": new});
+                if let Err(e) = api.patch_status(&r.name, &self.patch_params(), &Patch::Merge(&patch)).await {
+                    tracing::warn!(resource = %r.key(), error = %e, "status update failed");
+                }
+            })
+            .await;
     }
 
     async fn finalizers(
@@ -662,11 +672,15 @@ impl Controller {
         declared: &BTreeSet<String>,
         live: &BTreeSet<String>,
     ) {
-        for r in resources.iter().filter(|r| !r.deleting && !r.finalizers.iter().any(|f| f == FINALIZER)) {
+        futures_util::stream::iter(
+            resources.iter().filter(|r| !r.deleting && !r.finalizers.iter().any(|f| f == FINALIZER)),
+        )
+        .for_each_concurrent(STATUS_WRITERS, |r| async move {
             let mut list = r.finalizers.clone();
             list.push(FINALIZER.to_owned());
             self.patch_finalizers(r, list).await;
-        }
+        })
+        .await;
         for r in deleting.iter().filter(|r| r.finalizers.iter().any(|f| f == FINALIZER)) {
             let ids = desired::identities_of(&[*r]);
             let remaining: Vec<&String> = ids.iter().filter(|i| !declared.contains(*i) && live.contains(*i)).collect();
