@@ -167,12 +167,15 @@ async fn the_openapi_document_is_served_and_matches_the_committed_copy() {
         "/admin/smart-models/{id}",
         "/admin/api-keys",
         "/admin/api-keys/{id}",
+        "/admin/smart-models/preview",
+        "/admin/llm-gw/route-health",
+        "/admin/llm-gw/route-health/{provider_id}/reset",
     ] {
         assert!(doc["paths"][path].is_object(), "missing {path}");
     }
     // Every operation the admin router serves is documented.
     let operations: usize = doc["paths"].as_object().unwrap().values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(operations, 20, "16 for providers, routes and smart models + 4 for api keys");
+    assert_eq!(operations, 23, "16 for providers, routes and smart models + 4 for api keys + preview + 2 route health");
 }
 
 #[tokio::test]
