@@ -493,3 +493,38 @@ fn two_replicas_each_reconcile_their_gateway_and_one_writes_status() {
     assert!(follower.metric("switchyard_controller_reconciles_total") > 0);
     assert_eq!(status_writers().len(), 2, "the new leader wrote under its own name");
 }
+
+#[test]
+fn the_kubernetes_example_applies_to_live_routes_and_deletes_cleanly() {
+    let Some(k) = kube() else { return };
+    let ns = k.namespace();
+    let g = Gateway::start();
+    let org = Uuid::new_v4();
+    let c = Client::new(&g, org, "admin");
+    let _ctl = Controller::start(&k, &g, org, &ns, "c1", 60);
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kubernetes");
+    k.ok(&["apply", "-n", &ns, "-f", dir], None);
+    for what in [
+        "provider/openai-k8s",
+        "provider/mock-k8s",
+        "modelroute/k8s-chat",
+        "modelroute/k8s-fast",
+        "smartmodel/k8s-smart",
+    ] {
+        wait_ready(&k, &ns, what, "True", "Applied");
+    }
+    let table = k.ok(&["get", "-n", &ns, "modelroutes"], None);
+    assert!(table.contains("ALIAS") && table.contains("READY") && table.contains("k8s-chat"), "{table}");
+    assert!(
+        k.kubectl(&["wait", "-n", &ns, "--for=condition=Ready", "modelroute/k8s-chat", "--timeout=10s"], None)
+            .status
+            .success()
+    );
+    let (providers, _, aliases, smart) = gateway_state(&c);
+    assert_eq!(providers, ["mock-k8s", "openai-k8s"]);
+    assert_eq!(aliases.len(), 5, "{aliases:?}");
+    assert_eq!(smart, ["k8s-smart"]);
+    k.ok(&["delete", "-n", &ns, "-f", dir, "--wait=true", "--timeout=60s"], None);
+    let (providers, enablements, aliases, smart) = gateway_state(&c);
+    assert!(providers.is_empty() && enablements.is_empty() && aliases.is_empty() && smart.is_empty());
+}
