@@ -1319,3 +1319,37 @@ async fn an_anthropic_only_alias_is_501_naming_the_family() {
         assert!(r.message().contains("family `anthropic`"), "{}", r.message());
     }
 }
+
+#[tokio::test]
+async fn a_runtime_keys_file_is_shared_and_reread_when_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("keys");
+    let (k1, k2) = ("bd-file-key-one-0000000000000000000000000", "bd-file-key-two-0000000000000000000000000");
+    std::fs::write(&file, format!("# runtime keys\n{k1}\n")).unwrap();
+    let org: Uuid = "00000000-0000-4000-8000-000000000001".parse().unwrap();
+    let g = Gateway::start_with(&["--runtime-keys-file", file.to_str().unwrap(), "--runtime-org", &org.to_string()]);
+    let c = Client::new(&g, org, "admin");
+    let e = Env::finish(g, c).await;
+    let a = e.provider("A", &["prim"]).await;
+    e.route(&a, "chat", "prim", 1, &json!({})).await;
+    e.post_raw("/v1/chat/completions", chat_body("chat", false).to_string(), Some(k1)).await.served(200, "A/prim", 1);
+    let r = e.post_raw("/v1/chat/completions", chat_body("chat", false).to_string(), Some(k2)).await;
+    assert_eq!(r.status, 401, "{}", r.text);
+    // Rotate: k2 replaces k1 (the file is re-read within about a second).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    std::fs::write(&file, format!("{k2}\n")).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = e.post_raw("/v1/chat/completions", chat_body("chat", false).to_string(), Some(k2)).await;
+        if r.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the rotated key never worked: {}", r.text);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = e.post_raw("/v1/chat/completions", chat_body("chat", false).to_string(), Some(k1)).await;
+    assert_eq!(r.status, 401, "the removed key must stop working: {}", r.text);
+    // Keys minted through the admin API keep working next to the file.
+    let r = e.chat("chat").await;
+    assert_eq!(r.status, 200);
+}

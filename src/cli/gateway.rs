@@ -70,6 +70,10 @@ pub struct DataPlaneArgs {
     /// Largest runtime request body, in bytes.
     #[arg(long, default_value_t = 32 << 20)]
     pub max_body_bytes: usize,
+    /// File of runtime keys (one `bd-...` per line) acting for `--runtime-org`, re-read
+    /// when it changes: keys shared by replicas that each have their own database.
+    #[arg(long, env = "SWITCHYARD_RUNTIME_KEYS_FILE", value_name = "FILE")]
+    pub runtime_keys_file: Option<PathBuf>,
     /// Failures within the window that eject a route (0 = never eject).
     #[arg(long, default_value_t = 10)]
     pub health_failure_threshold: u32,
@@ -105,6 +109,7 @@ impl DataPlaneArgs {
             determiner_timeout: Duration::from_millis(self.determiner_timeout_ms),
             max_body_bytes: self.max_body_bytes,
             open_org: (self.runtime_auth == RuntimeAuth::None).then_some(self.runtime_org),
+            keys_file: self.runtime_keys_file.clone().map(|p| (p, self.runtime_org)),
             health: HealthConfig {
                 failure_threshold: self.health_failure_threshold,
                 window: secs("health-window-secs", self.health_window_secs)?,

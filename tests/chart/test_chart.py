@@ -87,6 +87,7 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         "rbac": {"create": False},
         "podDisruptionBudget": {"enabled": False},
         "gateway": {
+            "runtimeKeys": {"existingSecret": "team-keys", "key": "keys.txt"},
             "extraArgs": ["--default-request-timeout-secs", "300"],
             "extraEnv": [{"name": "SWITCHYARD_SQLITE_SYNC", "value": "full"}],
             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": 1, "memory": "1Gi"}},
@@ -290,6 +291,19 @@ def check_deployment(objs: Objects, v: dict[str, Any], app_version: str) -> None
     expect_eq(flag(gargs, "--db"), "/data/gateway.db", "gateway --db")
     expect_eq(flag(gargs, "--jwt-secret-file"), JWT_PATH, "gateway --jwt-secret-file")
     expect_eq(flag(gargs, "--runtime-auth"), v["gateway"]["runtimeAuth"], "gateway --runtime-auth")
+    keys_secret = v["gateway"]["runtimeKeys"]["existingSecret"]
+    expect_eq(
+        flag(gargs, "--runtime-keys-file"),
+        "/etc/switchyard/runtime-keys/keys" if keys_secret else None,
+        "gateway --runtime-keys-file",
+    )
+    keys_volumes = [vol for vol in pod["volumes"] if vol["name"] == "runtime-keys"]
+    if keys_secret:
+        expect_eq(keys_volumes[0]["secret"]["secretName"], keys_secret, "runtime-keys volume Secret")
+        expect_eq(keys_volumes[0]["secret"]["items"], [{"key": v["gateway"]["runtimeKeys"]["key"], "path": "keys"}], "runtime-keys items")
+        expect(any(m["name"] == "runtime-keys" for m in g["volumeMounts"]), "gateway mounts runtime-keys")
+    else:
+        expect_eq(keys_volumes, [], "no runtime-keys volume without runtimeKeys.existingSecret")
     extra = v["gateway"]["extraArgs"]
     expect(gargs[len(gargs) - len(extra):] == extra if extra else True, f"gateway extraArgs missing: {gargs}")
     expect_eq([(p["name"], p["containerPort"]) for p in g["ports"]], [("http", 8080)], "gateway ports")

@@ -58,6 +58,10 @@ pub struct ProxySettings {
     pub open_org: Option<Uuid>,
     /// Passive health thresholds.
     pub health: HealthConfig,
+    /// A file of runtime keys (one `bd-...` per line, `#` comments) that act for the
+    /// given org, re-read when it changes: shared keys for replicas that each have
+    /// their own database (e.g. mounted from a Kubernetes Secret).
+    pub keys_file: Option<(std::path::PathBuf, Uuid)>,
 }
 
 impl Default for ProxySettings {
@@ -71,6 +75,7 @@ impl Default for ProxySettings {
             max_body_bytes: 32 << 20,
             open_org: None,
             health: HealthConfig::default(),
+            keys_file: None,
         }
     }
 }
@@ -128,6 +133,45 @@ pub struct Proxy {
     /// Bumped on every admin write: a key verdict read before a write is not cached
     /// after it (a revoke racing a first use must not leave the key working).
     key_epoch: AtomicU64,
+    file_keys: std::sync::Mutex<FileKeys>,
+}
+
+/// The keys file as last read.
+#[derive(Debug, Default)]
+struct FileKeys {
+    checked: Option<std::time::Instant>,
+    modified: Option<std::time::SystemTime>,
+    hashes: std::collections::HashSet<String>,
+}
+
+impl FileKeys {
+    /// Re-reads `path` if it changed (checked at most once a second).
+    fn refresh(&mut self, path: &std::path::Path) {
+        if self.checked.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        self.checked = Some(std::time::Instant::now());
+        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        if modified.is_some() && modified == self.modified {
+            return;
+        }
+        self.modified = modified;
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                self.hashes = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| l.starts_with("bd-"))
+                    .map(|l| sha256_hex(l.as_bytes()))
+                    .collect();
+                tracing::info!(file = %path.display(), keys = self.hashes.len(), "runtime keys file loaded");
+            }
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "runtime keys file unreadable; its keys are refused");
+                self.hashes.clear();
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Proxy {
@@ -158,6 +202,7 @@ impl Proxy {
             store,
             keys: RwLock::new(HashMap::new()),
             key_epoch: AtomicU64::new(0),
+            file_keys: std::sync::Mutex::new(FileKeys::default()),
         })
     }
 
@@ -206,6 +251,14 @@ impl Proxy {
             });
         };
         let hash = sha256_hex(raw.as_bytes());
+        if let Some((path, org)) = &self.settings.keys_file
+            && let Ok(mut f) = self.file_keys.lock()
+        {
+            f.refresh(path);
+            if f.hashes.contains(&hash) {
+                return Ok(*org);
+            }
+        }
         let cached = self.keys.read().ok().and_then(|k| k.get(&hash).cloned());
         if let Some(k) = cached {
             if k.expires_at.is_some_and(|e| e <= jiff::Timestamp::now()) {
