@@ -1,7 +1,7 @@
 //! Prometheus text metrics for the gateway: requests by route, method and status; a
 //! latency histogram per route; store errors; successful admin writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -15,11 +15,16 @@ struct Histogram {
     count: u64,
 }
 
+/// Counts per (method, status) of one route.
+type Series = HashMap<(&'static str, u16), u64>;
+
 /// Process-wide counters.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// route -> (method, status) -> count; looked up by `&str` so a request that
+    /// hits known series allocates nothing.
+    requests: Mutex<HashMap<String, Series>>,
+    latency: Mutex<HashMap<String, Histogram>>,
     store_errors: AtomicU64,
     admin_writes: AtomicU64,
 }
@@ -33,11 +38,28 @@ impl std::fmt::Debug for Metrics {
 impl Metrics {
     /// Records one finished request.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let method: &'static str = match method {
+            "GET" => "GET",
+            "POST" => "POST",
+            "PUT" => "PUT",
+            "DELETE" => "DELETE",
+            "PATCH" => "PATCH",
+            "HEAD" => "HEAD",
+            "OPTIONS" => "OPTIONS",
+            _ => "OTHER",
+        };
         if let Ok(mut m) = self.requests.lock() {
-            *m.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+            if let Some(series) = m.get_mut(route) {
+                *series.entry((method, status)).or_default() += 1;
+            } else {
+                m.entry(route.to_owned()).or_default().insert((method, status), 1);
+            }
         }
         if let Ok(mut m) = self.latency.lock() {
-            let h = m.entry(route.to_owned()).or_default();
+            if !m.contains_key(route) {
+                m.insert(route.to_owned(), Histogram::default());
+            }
+            let Some(h) = m.get_mut(route) else { return };
             for (i, b) in BUCKETS.iter().enumerate() {
                 if seconds <= *b {
                     h.counts[i] += 1;
@@ -73,7 +95,13 @@ impl Metrics {
         out.push_str("# HELP switchyard_http_requests_total HTTP requests by method, route and status.\n");
         out.push_str("# TYPE switchyard_http_requests_total counter\n");
         if let Ok(m) = self.requests.lock() {
-            for ((method, route, status), n) in m.iter() {
+            let sorted: BTreeMap<(&str, &str, u16), u64> = m
+                .iter()
+                .flat_map(|(route, series)| {
+                    series.iter().map(move |((method, status), n)| ((*method, route.as_str(), *status), *n))
+                })
+                .collect();
+            for ((method, route, status), n) in &sorted {
                 let _ = writeln!(
                     out,
                     "switchyard_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
@@ -83,7 +111,8 @@ impl Metrics {
         out.push_str("# HELP switchyard_http_request_duration_seconds Request latency by route.\n");
         out.push_str("# TYPE switchyard_http_request_duration_seconds histogram\n");
         if let Ok(m) = self.latency.lock() {
-            for (route, h) in m.iter() {
+            let sorted: BTreeMap<&String, &Histogram> = m.iter().collect();
+            for (route, h) in sorted {
                 for (i, b) in BUCKETS.iter().enumerate() {
                     let _ = writeln!(
                         out,

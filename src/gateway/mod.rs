@@ -41,8 +41,8 @@ pub const API_PREFIX: &str = "/api/llm-gateway";
 pub struct AppState {
     /// Storage.
     pub store: Arc<dyn Store>,
-    /// JWT verification for `/admin`.
-    pub verifier: Verifier,
+    /// JWT verification for `/admin` (shared: the state is cloned per request).
+    pub verifier: Arc<Verifier>,
     /// Counters.
     pub metrics: Arc<Metrics>,
     /// Latest config generation per org, for watchers to follow.
@@ -59,7 +59,7 @@ impl AppState {
     pub fn new(store: Arc<dyn Store>, verifier: Verifier, settings: ProxySettings) -> anyhow::Result<Self> {
         let (generations, _) = tokio::sync::watch::channel((Uuid::nil(), 0));
         let proxy = Arc::new(Proxy::new(store.clone(), settings)?);
-        Ok(Self { store, verifier, metrics: Arc::new(Metrics::default()), generations, proxy })
+        Ok(Self { store, verifier: Arc::new(verifier), metrics: Arc::new(Metrics::default()), generations, proxy })
     }
 
     /// Called after every committed admin write: the data plane's next request for

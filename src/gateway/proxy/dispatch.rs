@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::Proxy;
 use super::error::ProxyError;
 use super::health::{Admission, FailureKind, Permit};
-use super::snapshot::Candidate;
-use super::upstream::{ChatBody, Endpoint, endpoint};
+use super::snapshot::{Candidate, Prepared};
+use super::upstream::ChatBody;
 use crate::api::retry_after;
 
 /// `x-switchyard-route`: provider name / upstream model that served the response.
@@ -137,10 +137,10 @@ impl Proxy {
         let mut unavailable: Vec<String> = Vec::new();
         let mut soonest: Option<Duration> = None;
         for cand in candidates {
-            let ep = match endpoint(&cand.provider, &cand.route.upstream_model) {
+            let ep = match &cand.upstream.endpoint {
                 Ok(ep) => ep,
-                Err(u) => {
-                    unsupported.push(u.0);
+                Err(why) => {
+                    unsupported.push(why.clone());
                     continue;
                 }
             };
@@ -169,8 +169,8 @@ impl Proxy {
                 }
                 attempts += 1;
                 self.metrics.attempt_started();
-                match self.attempt(&ep, payload.clone(), body.stream, &t, deadline, permit).await {
-                    Ok(response) => return Ok(Served { response, route: cand.label(), attempts }),
+                match self.attempt(ep, payload.clone(), body.stream, &t, deadline, permit).await {
+                    Ok(response) => return Ok(Served { response, route: cand.label().to_owned(), attempts }),
                     Err((f, mut permit)) if f.status == Some(429) => {
                         let cap_wait = match cand.route.retry_on_429_max_wait_secs {
                             0 => None,
@@ -266,7 +266,7 @@ impl Proxy {
     /// error relayed as is); `Err` means try elsewhere (or retry, for a 429).
     async fn attempt(
         &self,
-        ep: &Endpoint,
+        ep: &Prepared,
         payload: Bytes,
         stream: bool,
         t: &Timeouts,
@@ -277,12 +277,12 @@ impl Proxy {
         let attempt_end = deadline.min(start + t.request);
         let mut req = self
             .client
-            .post(&ep.url)
+            .post(ep.url.clone())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, if stream { "text/event-stream" } else { "application/json" })
             .body(payload);
         if let Some((name, value)) = &ep.auth {
-            req = req.header(*name, value);
+            req = req.header(name.clone(), value.clone());
         }
         // Time to the response head: the idle timeout for streams, the request
         // timeout otherwise; never past the overall deadline.

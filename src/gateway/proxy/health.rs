@@ -345,7 +345,8 @@ impl Drop for Permit {
 /// Every route's state on this pod.
 #[derive(Debug, Default)]
 pub struct Registry {
-    routes: RwLock<HashMap<(Uuid, String), Arc<RouteState>>>,
+    /// provider -> upstream model -> state (looked up by `&str`: no allocation).
+    routes: RwLock<HashMap<Uuid, HashMap<String, Arc<RouteState>>>>,
     /// Thresholds.
     pub config: HealthConfig,
 }
@@ -360,24 +361,24 @@ impl Registry {
     /// The state of `(provider, model)`, created healthy on first use.
     pub fn route(&self, provider: Uuid, model: &str) -> Arc<RouteState> {
         if let Ok(map) = self.routes.read()
-            && let Some(r) = map.get(&(provider, model.to_owned()))
+            && let Some(r) = map.get(&provider).and_then(|m| m.get(model))
         {
             return r.clone();
         }
         let Ok(mut map) = self.routes.write() else { return Arc::new(RouteState::new()) };
-        map.entry((provider, model.to_owned())).or_insert_with(|| Arc::new(RouteState::new())).clone()
+        map.entry(provider).or_default().entry(model.to_owned()).or_insert_with(|| Arc::new(RouteState::new())).clone()
     }
 
     /// The state of `(provider, model)` if it was ever used.
     pub fn existing(&self, provider: Uuid, model: &str) -> Option<Arc<RouteState>> {
-        self.routes.read().ok()?.get(&(provider, model.to_owned())).cloned()
+        self.routes.read().ok()?.get(&provider)?.get(model).cloned()
     }
 
     /// Sum of requests in flight on every route.
     pub fn total_in_flight(&self) -> u64 {
         self.routes
             .read()
-            .map(|m| m.values().map(|r| u64::from(r.in_flight.load(Ordering::Acquire))).sum())
+            .map(|m| m.values().flat_map(HashMap::values).map(|r| u64::from(r.in_flight.load(Ordering::Acquire))).sum())
             .unwrap_or(0)
     }
 }

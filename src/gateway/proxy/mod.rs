@@ -192,6 +192,8 @@ impl Proxy {
             .pool_max_idle_per_host(1024)
             .pool_idle_timeout(Duration::from_secs(90))
             .redirect(reqwest::redirect::Policy::none())
+            // Retries are the dispatcher's business (per route, with health).
+            .retry(reqwest::retry::never())
             .build()?;
         Ok(Self {
             client,

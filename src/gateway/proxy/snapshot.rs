@@ -11,6 +11,43 @@ use uuid::Uuid;
 use crate::gateway::error::ApiError;
 use crate::gateway::store::{ProviderRow, RouteRow, SmartRow, Store};
 
+/// What the dispatcher needs to call one `(provider, upstream_model)`, prepared
+/// once per snapshot instead of per request.
+#[derive(Debug)]
+pub struct Upstream {
+    /// `provider name/upstream model`, as reported in `x-switchyard-route`.
+    pub label: String,
+    /// The parsed URL and auth header, or why this upstream cannot be called.
+    pub endpoint: Result<Prepared, String>,
+}
+
+/// A parsed endpoint.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Chat-completions URL.
+    pub url: reqwest::Url,
+    /// Auth header, if the provider has a key.
+    pub auth: Option<(axum::http::HeaderName, axum::http::HeaderValue)>,
+}
+
+fn prepare(provider: &ProviderRow, model: &str) -> Upstream {
+    let endpoint = super::upstream::endpoint(provider, model).map_err(|u| u.0).and_then(|ep| {
+        let url = reqwest::Url::parse(&ep.url)
+            .map_err(|e| format!("provider `{}`: bad URL {}: {e}", provider.name, ep.url))?;
+        let auth = match ep.auth {
+            None => None,
+            Some((name, value)) => {
+                let mut v = axum::http::HeaderValue::from_str(&value)
+                    .map_err(|_| format!("provider `{}`: its API key is not a valid header value", provider.name))?;
+                v.set_sensitive(true);
+                Some((axum::http::HeaderName::from_static(name), v))
+            }
+        };
+        Ok(Prepared { url, auth })
+    });
+    Upstream { label: format!("{}/{model}", provider.name), endpoint }
+}
+
 /// One route the dispatcher may try: the row and its provider.
 #[derive(Debug, Clone)]
 pub struct Candidate {
@@ -20,13 +57,15 @@ pub struct Candidate {
     pub route: Arc<RouteRow>,
     /// The 1:1 enablement of `(provider, upstream_model)` (the same row for 1:1 calls).
     pub anchor: Arc<RouteRow>,
+    /// How to call it.
+    pub upstream: Arc<Upstream>,
 }
 
 impl Candidate {
     /// `provider name/upstream model`, as reported in `x-switchyard-route`.
     #[must_use]
-    pub fn label(&self) -> String {
-        format!("{}/{}", self.provider.name, self.route.upstream_model)
+    pub fn label(&self) -> &str {
+        &self.upstream.label
     }
 }
 
@@ -39,6 +78,8 @@ pub struct OrgConfig {
     provider_by_name: HashMap<String, Uuid>,
     /// `(provider_id, upstream_model)` -> its 1:1 row.
     anchors: HashMap<(Uuid, String), Arc<RouteRow>>,
+    /// Route id -> its 1:1 row and prepared upstream (lookups without allocation).
+    by_route: HashMap<Uuid, (Arc<RouteRow>, Arc<Upstream>)>,
     /// alias -> rows with `bare_alias`, ascending priority.
     bare: HashMap<String, Vec<Arc<RouteRow>>>,
     /// Every route row (for listings).
@@ -66,6 +107,20 @@ impl OrgConfig {
             }
             cfg.routes.push(r);
         }
+        let mut upstreams: HashMap<(Uuid, &str), Arc<Upstream>> = HashMap::new();
+        for r in &cfg.routes {
+            let (Some(anchor), Some(provider)) =
+                (cfg.anchors.get(&(r.provider_id, r.upstream_model.clone())), cfg.providers.get(&r.provider_id))
+            else {
+                continue;
+            };
+            let up = upstreams
+                .entry((r.provider_id, r.upstream_model.as_str()))
+                .or_insert_with(|| Arc::new(prepare(provider, &r.upstream_model)))
+                .clone();
+            cfg.by_route.insert(r.id, (anchor.clone(), up));
+        }
+        drop(upstreams);
         for rows in cfg.bare.values_mut() {
             rows.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.id.cmp(&b.id)));
         }
@@ -78,11 +133,12 @@ impl OrgConfig {
     /// A candidate for `route` if it, its 1:1 enablement and its provider are enabled.
     fn candidate(&self, route: &Arc<RouteRow>) -> Option<Candidate> {
         let provider = self.providers.get(&route.provider_id)?;
-        let anchor = self.anchors.get(&(route.provider_id, route.upstream_model.clone()))?;
+        let (anchor, upstream) = self.by_route.get(&route.id)?;
         (route.enabled && anchor.enabled && provider.enabled).then(|| Candidate {
             provider: provider.clone(),
             route: route.clone(),
             anchor: anchor.clone(),
+            upstream: upstream.clone(),
         })
     }
 
