@@ -119,7 +119,7 @@ impl Controller {
             .args(["--resync-secs", &resync_secs.to_string(), "--lease-duration-secs", "3"])
             .env("SWITCHYARD_TOKEN", token(org, "admin"))
             .env("KUBECONFIG", &k.kubeconfig)
-            .env("SWITCHYARD_LOG", "info")
+            .env("SWITCHYARD_LOG", "info,kube_client::client::tls=error")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
