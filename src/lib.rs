@@ -10,6 +10,7 @@
 //! - [`apply`]: the only code that writes to a gateway: executes a Plan through `AdminApi`.
 //! - [`watch`]: file events and a timer -> plan -> apply.
 //! - [`controller`]: Kubernetes resources -> plan -> apply, with status and finalizers.
+//! - [`up`]: gateway + mock upstream + watch in one process (`switchyard up`).
 //! - [`cli`]: clap definitions and subcommand entry points.
 
 pub mod admin_client;
@@ -21,4 +22,5 @@ pub mod gateway;
 pub mod manifest;
 pub mod model;
 pub mod plan;
+pub mod up;
 pub mod watch;

@@ -10,7 +10,7 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Once;
@@ -113,20 +113,15 @@ impl Drop for Controller {
 
 impl Controller {
     fn start(k: &Kube, g: &Gateway, org: Uuid, ns: &str, identity: &str, resync_secs: u64) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["controller", "--gateway", &g.api(), "--namespace", ns, "--lease-namespace", ns])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        cmd.args(["controller", "--gateway", &g.api(), "--namespace", ns, "--lease-namespace", ns])
             .args(["--identity", identity, "--metrics-listen", "127.0.0.1:0", "--debounce-ms", "100"])
             .args(["--resync-secs", &resync_secs.to_string(), "--lease-duration-secs", "3"])
             .env("SWITCHYARD_TOKEN", token(org, "admin"))
             .env("KUBECONFIG", &k.kubeconfig)
             .env("SWITCHYARD_LOG", "info,kube_client::client::tls=error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let metrics = line.trim().strip_prefix("metrics on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+            .stderr(Stdio::inherit());
+        let (child, metrics) = common::spawn_announcing(cmd, "metrics on ");
         Self { child, metrics }
     }
 
@@ -360,14 +355,7 @@ fn secret_rotation_reaches_the_gateway_and_a_missing_secret_is_reported() {
         let s = block_on(c.snapshot());
         s["providers"][0]["settings"]["switchyard_key_sha256"].as_str().unwrap_or_default().to_owned()
     };
-    let sha = |v: &str| {
-        use std::fmt::Write as _;
-        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, v.as_bytes());
-        d.as_ref().iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-    };
+    let sha = |v: &str| switchyard::model::digest::sha256_hex(v.as_bytes());
     assert_eq!(hash(&c), sha("sk-first"));
     k.apply(&ns, &SECRET.replace("sk-first", "sk-second"));
     wait_for("rotated key on the gateway", Duration::from_secs(20), || (hash(&c) == sha("sk-second")).then_some(()));

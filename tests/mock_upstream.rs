@@ -3,34 +3,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
 
+use common::Mock;
 use serde_json::json;
-
-struct Mock {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Mock {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start() -> Mock {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .args(["mock-upstream", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap().to_owned();
-    Mock { child, base }
-}
 
 async fn chat(m: &Mock, model: &str, stream: bool) -> reqwest::Response {
     reqwest::Client::new()
@@ -43,7 +19,7 @@ async fn chat(m: &Mock, model: &str, stream: bool) -> reqwest::Response {
 
 #[tokio::test]
 async fn scripted_steps_play_in_order_and_calls_are_counted() {
-    let m = start();
+    let m = Mock::start();
     let http = reqwest::Client::new();
     let script = json!({
         "flaky": [{"status": 503}, {"status": 429, "retry_after": "2", "retry_after_ms": 1500}, {"content": "finally"}],
@@ -69,7 +45,7 @@ async fn scripted_steps_play_in_order_and_calls_are_counted() {
 
 #[tokio::test]
 async fn streams_end_with_done_or_fail_as_scripted() {
-    let m = start();
+    let m = Mock::start();
     let http = reqwest::Client::new();
     let script = json!({
         "cut": [{"content": "one two three", "cut_after": 1}],

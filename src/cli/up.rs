@@ -1,29 +1,15 @@
-//! `switchyard up -f DIR`: the newcomer's one command. Runs, in one process, a
-//! gateway on SQLite under `--state-dir`, an OpenAI-compatible mock upstream, and a
-//! watcher that applies DIR now and on every edit (the same plan/apply code as
-//! `switchyard apply`, over HTTP). Prints the URL, a ready runtime API key and a curl
-//! line that works offline.
+//! `switchyard up -f DIR`: flags for [`crate::up`], the newcomer's one command.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::gateway::DataPlaneArgs;
-use crate::admin_client::AdminApi;
-use crate::admin_client::http::{HttpAdminClient, Options};
-use crate::apply::EnvSecrets;
-use crate::apply::prepare::PlanRequest;
-use crate::gateway::auth::{MintKey, Verifier, mint};
-use crate::gateway::mock::Step;
-use crate::gateway::{API_PREFIX, AppState, open_store, serve};
-use crate::watch::{Pass, WatchConfig, reconcile_once};
+use crate::up::{Config, run as run_up};
 
 /// Arguments of `up`.
 #[derive(Debug, clap::Args)]
@@ -68,193 +54,26 @@ pub struct Args {
 /// # Errors
 /// Set-up failures: ports in use, unreadable state directory, bad script.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    std::fs::create_dir_all(&args.state_dir).with_context(|| format!("creating {}", args.state_dir.display()))?;
-    let secret = load_or_create_secret(&args.state_dir.join("jwt.secret"))?;
-    let script = mock_script(args)?;
+    let cfg = Config {
+        files: args.files.clone(),
+        listen: args.listen,
+        mock_listen: (!args.no_mock).then_some(args.mock_listen),
+        mock_script: args.mock_script.clone(),
+        state_dir: args.state_dir.clone(),
+        org: args.org,
+        prune: args.prune,
+        interval: Duration::from_secs(args.interval.max(1)),
+        once: args.once,
+        proxy: args.data_plane.settings()?,
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async {
+    let ok = runtime.block_on(async {
         let cancel = CancellationToken::new();
         let signals = tokio::spawn(super::gateway::shutdown_on_signal(cancel.clone()));
-        let result = up(args, &secret, script, cancel.clone()).await;
+        let result = run_up(&cfg, cancel.clone()).await;
         cancel.cancel();
         signals.abort();
         result
-    })
-}
-
-async fn up(
-    args: &Args,
-    secret: &[u8],
-    script: Option<BTreeMap<String, Vec<Step>>>,
-    cancel: CancellationToken,
-) -> anyhow::Result<ExitCode> {
-    let mut tasks = tokio::task::JoinSet::new();
-    let mock_addr = if args.no_mock {
-        None
-    } else {
-        let listener = tokio::net::TcpListener::bind(args.mock_listen)
-            .await
-            .with_context(|| format!("mock upstream: cannot listen on {} (use --mock-listen)", args.mock_listen))?;
-        let addr = listener.local_addr()?;
-        tasks.spawn(crate::gateway::mock::serve(listener, script, cancel.clone()));
-        Some(addr)
-    };
-
-    let db = args.state_dir.join("gateway.db");
-    let store = open_store(&db.to_string_lossy())?;
-    let state =
-        AppState::new(store, Verifier::hs256(secret).map_err(anyhow::Error::msg)?, args.data_plane.settings()?)?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("gateway: cannot listen on {} (use --listen)", args.listen))?;
-    let addr = listener.local_addr()?;
-    tasks.spawn(serve(listener, state, cancel.clone()));
-
-    let base = format!("http://{addr}");
-    let token =
-        mint(&MintKey::Hs256(secret.to_vec()), args.org, "admin", 10 * 365 * 24 * 3600).map_err(anyhow::Error::msg)?;
-    let api = Arc::new(
-        HttpAdminClient::new(&format!("{base}{API_PREFIX}"), &token, Options::default()).map_err(anyhow::Error::msg)?,
-    );
-    let watch = WatchConfig {
-        request: PlanRequest { files: args.files.clone(), prune: args.prune, protect: Vec::new(), fingerprints: false },
-        gateway: format!("{base}{API_PREFIX}"),
-        interval: Duration::from_secs(args.interval.max(1)),
-        debounce: Duration::from_millis(300),
-        parallelism: 8,
-    };
-    let first = reconcile_once(&watch, api.clone() as Arc<dyn AdminApi>, Arc::new(EnvSecrets)).await;
-    let applied = match &first {
-        Pass::InSync => "already in sync".to_owned(),
-        Pass::Applied { summary, failed: false } => format!("applied: {summary}"),
-        Pass::Applied { summary, failed: true } => format!("applied with failures: {summary}"),
-        Pass::Invalid(e) | Pass::GatewayDown(e) | Pass::Unplannable(e) => format!("NOT applied:\n{e}"),
-    };
-    let key = runtime_key(&base, &token, &args.state_dir).await?;
-    let alias = example_alias(&args.files);
-    let files = args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(" ");
-    let mut out = String::new();
-    out.push_str("switchyard is up\n");
-    out.push_str(&format!("  gateway   {base}   (runtime API: {base}/v1, admin API: {base}{API_PREFIX}/admin)\n"));
-    if let Some(m) = mock_addr {
-        out.push_str(&format!("  mock      http://{m}/v1   (offline OpenAI-compatible upstream)\n"));
-    }
-    out.push_str(&format!("  state     {}/   (gateway.db, jwt.secret, api-key)\n", args.state_dir.display()));
-    out.push_str(&format!("  config    {files}: {applied}\n"));
-    out.push_str(&format!("  API key   {key}\n"));
-    out.push_str(&format!(
-        "  admin     SWITCHYARD_GATEWAY={base}{API_PREFIX} SWITCHYARD_TOKEN=$(switchyard token --jwt-secret-file {} --org {})\n",
-        args.state_dir.join("jwt.secret").display(),
-        args.org
-    ));
-    out.push_str("\nTry it:\n");
-    out.push_str(&format!(
-        "  curl -si {base}/v1/chat/completions -H 'Authorization: Bearer {key}' -H 'content-type: application/json' \\\n    -d '{{\"model\": \"{alias}\", \"messages\": [{{\"role\": \"user\", \"content\": \"Hello!\"}}]}}'\n"
-    ));
-    if !args.once {
-        out.push_str(&format!("\nWatching {files} for edits (Ctrl-C to stop).\n"));
-    }
-    {
-        use std::io::Write as _;
-        let mut stdout = std::io::stdout().lock();
-        stdout.write_all(out.as_bytes())?;
-        stdout.flush()?;
-    }
-    if args.once {
-        cancel.cancel();
-    } else {
-        let watcher = crate::watch::run(watch, api as Arc<dyn AdminApi>, Arc::new(EnvSecrets), cancel.clone());
-        tasks.spawn(watcher);
-    }
-    let mut failed = matches!(first, Pass::Invalid(_) | Pass::Unplannable(_) | Pass::Applied { failed: true, .. });
-    while let Some(r) = tasks.join_next().await {
-        if let Ok(Err(e)) = r {
-            tracing::error!("{e:#}");
-            failed = true;
-            cancel.cancel();
-        }
-    }
-    Ok(if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS })
-}
-
-fn load_or_create_secret(path: &Path) -> anyhow::Result<Vec<u8>> {
-    if path.exists() {
-        return crate::gateway::auth::read_secret_file(path).map_err(anyhow::Error::msg);
-    }
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| anyhow::anyhow!("random source unavailable"))?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    write_private(path, &hex)?;
-    Ok(hex.into_bytes())
-}
-
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(path)
-            .with_context(|| format!("writing {}", path.display()))?;
-        f.write_all(text.as_bytes())?;
-    }
-    #[cfg(not(unix))]
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
-}
-
-fn mock_script(args: &Args) -> anyhow::Result<Option<BTreeMap<String, Vec<Step>>>> {
-    let path = match &args.mock_script {
-        Some(p) => p.clone(),
-        None => match args.files.first() {
-            Some(d) if d.is_dir() && d.join("mock-upstream.json").is_file() => d.join("mock-upstream.json"),
-            _ => return Ok(None),
-        },
-    };
-    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(Some(serde_json::from_str(&text).with_context(|| format!("{} is not a mock script", path.display()))?))
-}
-
-/// The key saved in the state dir if the gateway still accepts it, else a new one.
-async fn runtime_key(base: &str, token: &str, state_dir: &Path) -> anyhow::Result<String> {
-    let path = state_dir.join("api-key");
-    let http = reqwest::Client::new();
-    if let Ok(saved) = std::fs::read_to_string(&path) {
-        let saved = saved.trim().to_owned();
-        let ok =
-            http.get(format!("{base}/v1/models")).bearer_auth(&saved).send().await.is_ok_and(|r| r.status() == 200);
-        if ok {
-            return Ok(saved);
-        }
-    }
-    let resp = http
-        .post(format!("{base}{API_PREFIX}/admin/api-keys"))
-        .bearer_auth(token)
-        .json(&serde_json::json!({"name": "switchyard-up"}))
-        .send()
-        .await
-        .context("creating an API key")?;
-    let status = resp.status();
-    let body: serde_json::Value = resp.json().await.context("reading the new API key")?;
-    let key = body["key"].as_str().ok_or_else(|| anyhow::anyhow!("creating an API key: HTTP {status}: {body}"))?;
-    write_private(&path, key)?;
-    Ok(key.to_owned())
-}
-
-/// A route alias from the manifests for the curl line: the one with the longest
-/// failover chain, else any callable name.
-fn example_alias(files: &[PathBuf]) -> String {
-    let Ok(loaded) = crate::manifest::load::parse_paths(files) else { return "MODEL".into() };
-    let desired = &loaded.state;
-    desired
-        .routes
-        .iter()
-        .max_by_key(|r| (r.targets.len(), std::cmp::Reverse(r.alias.clone())))
-        .map(|r| r.alias.clone())
-        .or_else(|| desired.smart_models.first().map(|s| s.alias.clone()))
-        .unwrap_or_else(|| "MODEL".into())
+    })?;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

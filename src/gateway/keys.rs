@@ -20,7 +20,7 @@ use crate::model::digest::sha256_hex;
 pub fn mint() -> Result<String, ApiError> {
     let mut bytes = [0u8; KEY_HEX_LEN / 2];
     aws_lc_rs::rand::fill(&mut bytes).map_err(|_| ApiError::internal("random source unavailable"))?;
-    Ok(format!("bd-{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()))
+    Ok(format!("bd-{}", crate::model::digest::hex(&bytes)))
 }
 
 /// The response shape of a stored key.

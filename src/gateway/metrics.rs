@@ -130,12 +130,25 @@ impl Metrics {
                     writeln!(out, "switchyard_http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
             }
         }
-        out.push_str("# HELP switchyard_store_errors_total Requests that failed with a storage error.\n");
-        out.push_str("# TYPE switchyard_store_errors_total counter\n");
-        let _ = writeln!(out, "switchyard_store_errors_total {}", self.store_errors.load(Ordering::Relaxed));
-        out.push_str("# HELP switchyard_admin_writes_total Successful admin API writes (POST, PUT, DELETE).\n");
-        out.push_str("# TYPE switchyard_admin_writes_total counter\n");
-        let _ = writeln!(out, "switchyard_admin_writes_total {}", self.admin_writes());
+        write_scalar(
+            &mut out,
+            "switchyard_store_errors_total",
+            "counter",
+            "Requests that failed with a storage error.",
+            self.store_errors.load(Ordering::Relaxed),
+        );
+        write_scalar(
+            &mut out,
+            "switchyard_admin_writes_total",
+            "counter",
+            "Successful admin API writes (POST, PUT, DELETE).",
+            self.admin_writes(),
+        );
         out
     }
+}
+
+/// Appends one unlabelled metric (`# HELP`, `# TYPE` and the sample) to `out`.
+pub fn write_scalar(out: &mut String, name: &str, kind: &str, help: &str, value: impl std::fmt::Display) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
 }

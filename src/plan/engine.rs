@@ -855,7 +855,7 @@ pub fn live_fingerprint(live: &LiveState) -> String {
     for s in smart {
         feed(s);
     }
-    ctx.finish().as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    crate::model::digest::hex(ctx.finish().as_ref())
 }
 
 mod erased {

@@ -58,25 +58,15 @@ impl Gateway {
             std::fs::write(&secret, SECRET).expect("write secret");
         }
         let db = dir.join("gateway.db");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["gateway", "--listen", listen, "--db"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        cmd.args(["gateway", "--listen", listen, "--db"])
             .arg(&db)
             .arg("--jwt-secret-file")
             .arg(&secret)
             .args(args)
             .env("SWITCHYARD_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn gateway");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("read listen line");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line from gateway: {line:?}"))
-            .to_owned();
+            .stderr(Stdio::inherit());
+        let (child, base) = spawn_announcing(cmd, "listening on ");
         Self { child, base, dir: dir.to_path_buf(), db, _tmp: None }
     }
 
@@ -281,6 +271,20 @@ pub fn blocking_get(url: &str) -> String {
     .expect("join")
 }
 
+/// Spawns `cmd` with stdout piped and returns it with the rest of its first stdout
+/// line after `prefix` (the processes announce their address that way).
+pub fn spawn_announcing(mut cmd: Command, prefix: &str) -> (Child, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("spawn switchyard");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read the first line");
+    let rest = line
+        .trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("expected a first line starting with {prefix:?}, got {line:?}"))
+        .to_owned();
+    (child, rest)
+}
+
 /// A running `switchyard mock-upstream` process. Killed on drop.
 pub struct Mock {
     pub child: Child,
@@ -298,14 +302,9 @@ impl Drop for Mock {
 impl Mock {
     /// Starts a mock upstream on a free port.
     pub fn start() -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_switchyard"))
-            .args(["mock-upstream", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn mock");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("read listen line");
-        let base = line.trim().strip_prefix("listening on ").expect("listen line").to_owned();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        cmd.args(["mock-upstream", "--listen", "127.0.0.1:0"]);
+        let (child, base) = spawn_announcing(cmd, "listening on ");
         Self { child, base }
     }
 

@@ -391,14 +391,13 @@ impl Proxy {
         if done_early {
             permit.success();
         }
-        self.metrics.stream_opened();
         let state = StreamState {
             reader,
             first: Some(Bytes::from(held)),
             done: done_early,
             finished: false,
             permit: Some(permit),
-            metrics: self.metrics.clone(),
+            _open: OpenStream::new(self.metrics.clone()),
         };
         let mut out = Response::new(Body::from_stream(futures_util::stream::unfold(state, StreamState::step)));
         let h = out.headers_mut();
@@ -616,12 +615,22 @@ struct StreamState {
     done: bool,
     finished: bool,
     permit: Option<Permit>,
-    metrics: std::sync::Arc<super::ProxyMetrics>,
+    _open: OpenStream,
 }
 
-impl Drop for StreamState {
+/// Counts a relayed stream in `switchyard_streams_open` for as long as it lives.
+struct OpenStream(std::sync::Arc<super::ProxyMetrics>);
+
+impl OpenStream {
+    fn new(metrics: std::sync::Arc<super::ProxyMetrics>) -> Self {
+        metrics.stream_opened();
+        Self(metrics)
+    }
+}
+
+impl Drop for OpenStream {
     fn drop(&mut self) {
-        self.metrics.stream_closed();
+        self.0.stream_closed();
     }
 }
 
@@ -637,10 +646,8 @@ impl StreamState {
             // The client's answer is complete: end it now. Draining the rest of the
             // upstream body (so its connection can be reused) happens off the
             // client's path, bounded by the idle timeout.
-            let idle = self.reader.idle;
-            let resp = std::mem::replace(&mut self.reader.resp, placeholder_response());
+            let SseReader { mut resp, idle, .. } = self.reader;
             tokio::spawn(async move {
-                let mut resp = resp;
                 let _ = tokio::time::timeout(idle, async { while let Ok(Some(_)) = resp.chunk().await {} }).await;
             });
             return None;
@@ -673,11 +680,6 @@ impl StreamState {
             }
         }
     }
-}
-
-/// An empty response to leave behind when the real one is moved out.
-fn placeholder_response() -> reqwest::Response {
-    reqwest::Response::from(axum::http::Response::new(reqwest::Body::from(Vec::<u8>::new())))
 }
 
 /// The in-band error event that ends a broken stream (no `[DONE]` follows).

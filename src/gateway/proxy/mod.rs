@@ -210,16 +210,30 @@ impl Proxy {
 
     /// Appends the data plane's metrics to `out` (Prometheus text).
     pub fn render_metrics(&self, out: &mut String) {
-        use std::fmt::Write as _;
-        out.push_str("# HELP switchyard_upstream_attempts_total Upstream calls made by the data plane.\n");
-        out.push_str("# TYPE switchyard_upstream_attempts_total counter\n");
-        let _ = writeln!(out, "switchyard_upstream_attempts_total {}", self.metrics.attempts());
-        out.push_str("# HELP switchyard_streams_open Streams being relayed now.\n");
-        out.push_str("# TYPE switchyard_streams_open gauge\n");
-        let _ = writeln!(out, "switchyard_streams_open {}", self.metrics.streams_open());
-        out.push_str("# HELP switchyard_upstream_in_flight Upstream requests in flight on this pod.\n");
-        out.push_str("# TYPE switchyard_upstream_in_flight gauge\n");
-        let _ = writeln!(out, "switchyard_upstream_in_flight {}", self.health.total_in_flight());
+        use crate::gateway::metrics::write_scalar;
+        let attempts = self.metrics.attempts();
+        write_scalar(
+            out,
+            "switchyard_upstream_attempts_total",
+            "counter",
+            "Upstream calls made by the data plane.",
+            attempts,
+        );
+        write_scalar(
+            out,
+            "switchyard_streams_open",
+            "gauge",
+            "Streams being relayed now.",
+            self.metrics.streams_open(),
+        );
+        let in_flight = self.health.total_in_flight();
+        write_scalar(
+            out,
+            "switchyard_upstream_in_flight",
+            "gauge",
+            "Upstream requests in flight on this pod.",
+            in_flight,
+        );
     }
 
     /// A committed admin write: the next request of `org` sees it; cached key
