@@ -5,8 +5,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss, reason = "benchmark code")]
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Command, Stdio};
+#[path = "common.rs"]
+mod common;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -27,38 +28,15 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 #[tokio::main]
 async fn main() {
-    let bin = env!("CARGO_BIN_EXE_switchyard");
     let tmp = tempfile::tempdir().unwrap();
-    let secret = tmp.path().join("secret");
-    std::fs::write(&secret, "bench-secret-bench-secret").unwrap();
-    let mut child = Command::new(bin)
-        .args(["gateway", "--listen", "127.0.0.1:0", "--db"])
-        .arg(tmp.path().join("g.db"))
-        .arg("--jwt-secret-file")
-        .arg(&secret)
-        .env("SWITCHYARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = format!("{}/api/llm-gateway", line.trim().strip_prefix("listening on ").unwrap());
+    let (mut child, gateway_base) = common::start_gateway(tmp.path());
+    let base = format!("{gateway_base}/api/llm-gateway");
     let pid = child.id();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let idle = rss_kib(pid);
 
     let org = uuid::Uuid::new_v4();
-    let token = String::from_utf8(
-        Command::new(bin)
-            .args(["token", "--org", &org.to_string(), "--jwt-secret-file"])
-            .arg(&secret)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
+    let token = common::admin_token(tmp.path(), org);
     let http = reqwest::Client::builder().pool_max_idle_per_host(16).build().unwrap();
     let provider: serde_json::Value = http
         .post(format!("{base}/admin/providers"))

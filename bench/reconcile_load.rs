@@ -6,8 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_precision_loss, reason = "benchmark code")]
 
+#[path = "common.rs"]
+mod common;
+
 use std::fmt::Write as _;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -117,32 +119,10 @@ fn writes(base: &str) -> u64 {
 fn main() {
     let bin = env!("CARGO_BIN_EXE_switchyard");
     let tmp = tempfile::tempdir().unwrap();
-    let secret = tmp.path().join("secret");
-    std::fs::write(&secret, "bench-secret-bench-secret").unwrap();
-    let mut gw = Command::new(bin)
-        .args(["gateway", "--listen", "127.0.0.1:0", "--db"])
-        .arg(tmp.path().join("g.db"))
-        .arg("--jwt-secret-file")
-        .arg(&secret)
-        .env("SWITCHYARD_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(gw.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("listening on ").unwrap().to_owned();
+    let (mut gw, gateway_base) = common::start_gateway(tmp.path());
+    let base = gateway_base;
     let api = format!("{base}/api/llm-gateway");
-    let token = String::from_utf8(
-        Command::new(bin)
-            .args(["token", "--org", &uuid::Uuid::new_v4().to_string(), "--jwt-secret-file"])
-            .arg(&secret)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap()
-    .trim()
-    .to_owned();
+    let token = common::admin_token(tmp.path(), uuid::Uuid::new_v4());
     let env = [("SWITCHYARD_GATEWAY", api.as_str()), ("SWITCHYARD_TOKEN", token.as_str()), ("SWITCHYARD_LOG", "warn")];
     let v1 = tmp.path().join("v1");
     let v2 = tmp.path().join("v2");

@@ -98,6 +98,15 @@ impl Kube {
     }
 }
 
+/// A fresh namespace, a gateway, an org and an admin client for it.
+fn setup(k: &Kube) -> (String, Gateway, Uuid, Client) {
+    let ns = k.namespace();
+    let g = Gateway::start();
+    let org = Uuid::new_v4();
+    let c = Client::new(&g, org, "admin");
+    (ns, g, org, c)
+}
+
 /// A controller process. Killed on drop.
 struct Controller {
     child: Child,
@@ -248,10 +257,7 @@ spec:
 #[test]
 fn create_edit_delete_reach_the_gateway_with_status() {
     let Some(k) = kube() else { return };
-    let ns = k.namespace();
-    let g = Gateway::start();
-    let org = Uuid::new_v4();
-    let c = Client::new(&g, org, "admin");
+    let (ns, g, org, c) = setup(&k);
     // A foreign object on the gateway: the controller must never touch it.
     block_on(c.provider("hand-made", &["m1"]));
     let ctl = Controller::start(&k, &g, org, &ns, "c1", 60);
@@ -309,10 +315,7 @@ fn create_edit_delete_reach_the_gateway_with_status() {
 #[test]
 fn drift_is_repaired_and_a_restart_writes_nothing() {
     let Some(k) = kube() else { return };
-    let ns = k.namespace();
-    let g = Gateway::start();
-    let org = Uuid::new_v4();
-    let c = Client::new(&g, org, "admin");
+    let (ns, g, org, c) = setup(&k);
     let ctl = Controller::start(&k, &g, org, &ns, "c1", 2);
     k.apply(&ns, SECRET);
     k.apply(&ns, &format!("{PROVIDER}---\n{ROUTE}"));
@@ -338,10 +341,7 @@ fn drift_is_repaired_and_a_restart_writes_nothing() {
 #[test]
 fn secret_rotation_reaches_the_gateway_and_a_missing_secret_is_reported() {
     let Some(k) = kube() else { return };
-    let ns = k.namespace();
-    let g = Gateway::start();
-    let org = Uuid::new_v4();
-    let c = Client::new(&g, org, "admin");
+    let (ns, g, org, c) = setup(&k);
     let _ctl = Controller::start(&k, &g, org, &ns, "c1", 60);
     k.apply(&ns, &format!("{PROVIDER}---\n{ROUTE}"));
     let p = wait_ready(&k, &ns, "provider/openai", "False", "SecretNotFound");
@@ -367,10 +367,7 @@ fn secret_rotation_reaches_the_gateway_and_a_missing_secret_is_reported() {
 #[test]
 fn bad_resources_are_rejected_alone_and_waiting_ones_become_ready() {
     let Some(k) = kube() else { return };
-    let ns = k.namespace();
-    let g = Gateway::start();
-    let org = Uuid::new_v4();
-    let c = Client::new(&g, org, "admin");
+    let (ns, g, org, c) = setup(&k);
     let _ctl = Controller::start(&k, &g, org, &ns, "c1", 60);
     // A route to a provider that does not exist yet waits.
     k.apply(&ns, "apiVersion: switchyard.dev/v1alpha1\nkind: ModelRoute\nmetadata: { name: early }\nspec:\n  alias: early\n  targets: [{ provider: later, model: m1 }]\n");
@@ -485,10 +482,7 @@ fn two_replicas_each_reconcile_their_gateway_and_one_writes_status() {
 #[test]
 fn the_kubernetes_example_applies_to_live_routes_and_deletes_cleanly() {
     let Some(k) = kube() else { return };
-    let ns = k.namespace();
-    let g = Gateway::start();
-    let org = Uuid::new_v4();
-    let c = Client::new(&g, org, "admin");
+    let (ns, g, org, c) = setup(&k);
     let _ctl = Controller::start(&k, &g, org, &ns, "c1", 60);
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/kubernetes");
     k.ok(&["apply", "-n", &ns, "-f", dir], None);

@@ -108,15 +108,6 @@ fn smart_with_breakpoints(alias: &str, breakpoints: Value) -> Value {
     })
 }
 
-async fn into_resp(resp: reqwest::Response) -> Resp {
-    let status = resp.status().as_u16();
-    let generation =
-        resp.headers().get("x-switchyard-generation").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-    let text = resp.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Resp { status, generation, body }
-}
-
 /// Sends a request with an arbitrary `Authorization` header (or none).
 async fn send_authorized(
     c: &Client,

@@ -52,7 +52,8 @@ for n in "$ROUTES" "$EDITS"; do
 done
 [[ $EDITS -le $ROUTES ]] || { echo "--edits must not exceed --routes" >&2; exit 2; }
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# log, start, stop_group, wait_line
+source "$HERE/../lib.sh"
 
 if [[ ! -x "$BIN" ]]; then
   log "no $BIN: building it once (cargo build --release --locked)"
@@ -106,24 +107,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start NAME CMD...: CMD in its own process group, stdout/stderr in $WORK/NAME.{out,err}.
-start() {
-  local name="$1"; shift
-  setsid "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-  START_PID=$!
-  PGIDS+=("$START_PID")
-}
 
-# wait_line NAME PREFIX: waits for a stdout line "PREFIX<ADDR>" and prints ADDR.
-wait_line() {
-  local name="$1" prefix="$2" addr=""
-  for _ in $(seq 150); do
-    addr="$(sed -n "s#^$prefix##p" "$WORK/$name.out" | head -1)"
-    [[ -n "$addr" ]] && { echo "$addr"; return 0; }
-    sleep 0.1
-  done
-  echo "$name did not start:" >&2; tail -20 "$WORK/$name.err" >&2; return 1
-}
 
 log "binary: $BIN ($(stat -c '%y' "$BIN" | cut -d. -f1))"
 log "source: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || echo ' (src differs from HEAD)')"

@@ -63,7 +63,8 @@ for n in "$SOAK_SECS" "$ROUNDS" "$LAT_SECS" "$TPUT_SECS" "$TTFE_N"; do
   [[ "$n" =~ ^[0-9]+$ && "$n" -gt 0 ]] || { echo "numeric options must be positive integers" >&2; exit 2; }
 done
 
-log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+# log, start, stop_group, wait_line
+source "$HERE/../lib.sh"
 
 # ---------------------------------------------------------------------------------
 # Tools (installed here, before entering the network namespace, which has no route
@@ -129,32 +130,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start NAME CMD...: runs CMD in its own process group (so cleanup can end it and its
-# children), stdout/stderr in $WORK/NAME.{out,err}; sets START_PID.
-start() {
-  local name="$1"; shift
-  setsid "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null &
-  START_PID=$!
-  PGIDS+=("$START_PID")
-}
 
-stop_group() {
-  local pg="$1"
-  kill -TERM -- "-$pg" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 -- "-$pg" 2>/dev/null || return 0; sleep 0.1; done
-  kill -KILL -- "-$pg" 2>/dev/null || true
-}
 
-# wait_listen NAME: waits for "listening on http://ADDR" and prints ADDR.
-wait_listen() {
-  local name="$1" addr=""
-  for _ in $(seq 100); do
-    addr="$(sed -n 's#^listening on http://##p' "$WORK/$name.out" | head -1)"
-    [[ -n "$addr" ]] && { echo "$addr"; return 0; }
-    sleep 0.1
-  done
-  echo "$name did not start:" >&2; cat "$WORK/$name.err" >&2; return 1
-}
 
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -195,7 +172,7 @@ record "meta nproc=$(nproc) kernel=$(uname -r) nginx=$(nginx -v 2>&1 | sed 's#.*
 # Mock upstream.
 start mock "$BIN" mock-upstream --listen 127.0.0.1:0
 MOCK_PID=$START_PID
-MOCK_ADDR="$(wait_listen mock)"
+MOCK_ADDR="$(wait_line mock 'listening on http://')"
 MOCK_PORT="${MOCK_ADDR##*:}"
 log "mock upstream on $MOCK_ADDR"
 
@@ -204,12 +181,12 @@ log "mock upstream on $MOCK_ADDR"
 head -c 48 /dev/urandom | base64 > "$WORK/jwt.secret"
 start gateway "$BIN" gateway --listen 127.0.0.1:0 --db "$WORK/gateway.db" --jwt-secret-file "$WORK/jwt.secret"
 GW_PID=$START_PID
-GW_ADDR="$(wait_listen gateway)"
+GW_ADDR="$(wait_line gateway 'listening on http://')"
 if [[ $SKIP_NOKEY -eq 0 ]]; then
   start gateway_nokey "$BIN" gateway --listen 127.0.0.1:0 --db "$WORK/gateway-nokey.db" \
     --jwt-secret-file "$WORK/jwt.secret" --runtime-auth none --runtime-org "$ORG"
   GWN_PID=$START_PID
-  GWN_ADDR="$(wait_listen gateway_nokey)"
+  GWN_ADDR="$(wait_line gateway_nokey 'listening on http://')"
 fi
 TOKEN="$("$BIN" token --jwt-secret-file "$WORK/jwt.secret" --org "$ORG")"
 
@@ -303,18 +280,26 @@ wrk_run() {
   echo "$line fwd_cpu_us=$(( (f1 - f0) * 1000000 / CLK_TCK / n )) mock_cpu_us=$(( (m1 - m0) * 1000000 / CLK_TCK / n ))"
 }
 
+# interleaved_rounds KIND THREADS CONNS SECS FIELDS TARGET...: $ROUNDS rounds, each running
+# wrk once per target in a fresh random order; records every result and logs FIELDS.
+interleaved_rounds() {
+  local kind="$1" threads="$2" conns="$3" secs="$4" fields="$5"; shift 5
+  local r t line
+  for r in $(seq "$ROUNDS"); do
+    for t in $(printf '%s\n' "$@" | shuf); do
+      line="$(wrk_run "$kind $r $t" "$t" "$threads" "$conns" "$secs")"
+      record "$line"
+      log "  round $r $t: $(awk -v f="^($fields)=" '{for(i=5;i<=NF;i++) if ($i ~ f) printf "%s ", $i}' <<<"$line")"
+    done
+  done
+}
+
 log "warm-up (each target: 2 s at c=1, then 2 s at c=64 for the throughput targets)"
 for t in "${LAT_TARGETS[@]}"; do wrk_run "warmup" "$t" 1 1 2 >/dev/null; done
 for t in "${TPUT_TARGETS[@]}"; do wrk_run "warmup" "$t" 2 64 2 >/dev/null; done
 
 log "c=1 latency: $ROUNDS rounds x ${#LAT_TARGETS[@]} targets x ${LAT_SECS}s (order shuffled each round)"
-for r in $(seq "$ROUNDS"); do
-  for t in $(printf '%s\n' "${LAT_TARGETS[@]}" | shuf); do
-    line="$(wrk_run "lat $r $t" "$t" 1 1 "$LAT_SECS")"
-    record "$line"
-    log "  round $r $t: $(awk '{for(i=5;i<=NF;i++) if ($i ~ /^(p50|p99|rps|err_status|fwd_cpu_us)=/) printf "%s ", $i}' <<<"$line")"
-  done
-done
+interleaved_rounds lat 1 1 "$LAT_SECS" 'p50|p99|rps|err_status|fwd_cpu_us' "${LAT_TARGETS[@]}"
 
 log "time to first SSE event: $TTFE_N streamed requests per target, interleaved"
 TTFE_LITELLM_N=$(( TTFE_N < TTFE_LITELLM_N ? TTFE_N : TTFE_LITELLM_N ))
@@ -335,13 +320,7 @@ if [[ -n "$LITELLM_PORT" ]]; then
 fi
 
 log "c=64 throughput: $ROUNDS rounds x ${#TPUT_TARGETS[@]} targets x ${TPUT_SECS}s (wrk -t2 -c64)"
-for r in $(seq "$ROUNDS"); do
-  for t in $(printf '%s\n' "${TPUT_TARGETS[@]}" | shuf); do
-    line="$(wrk_run "tput $r $t" "$t" 2 64 "$TPUT_SECS")"
-    record "$line"
-    log "  round $r $t: $(awk '{for(i=5;i<=NF;i++) if ($i ~ /^(rps|p50|p99|err_status|fwd_cpu_us|mock_cpu_us)=/) printf "%s ", $i}' <<<"$line")"
-  done
-done
+interleaved_rounds tput 2 64 "$TPUT_SECS" 'rps|p50|p99|err_status|fwd_cpu_us|mock_cpu_us' "${TPUT_TARGETS[@]}"
 
 sleep 2
 record "rss gateway_idle_after_load $(rss_kb "$GW_PID")"

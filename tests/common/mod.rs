@@ -146,6 +146,16 @@ impl Resp {
     }
 }
 
+/// Status, generation header and JSON body (text when not JSON) of a response.
+pub async fn into_resp(resp: reqwest::Response) -> Resp {
+    let status = resp.status().as_u16();
+    let generation =
+        resp.headers().get("x-switchyard-generation").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Resp { status, generation, body }
+}
+
 impl Client {
     pub fn new(g: &Gateway, org: Uuid, role: &str) -> Self {
         Self { http: reqwest::Client::new(), api: g.api(), token: token(org, role), org }
@@ -164,13 +174,7 @@ impl Client {
         if let Some(b) = body {
             req = req.header("content-type", "application/json").body(b);
         }
-        let resp = req.send().await.expect("send");
-        let status = resp.status().as_u16();
-        let generation =
-            resp.headers().get("x-switchyard-generation").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok());
-        let text = resp.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        Resp { status, generation, body }
+        into_resp(req.send().await.expect("send")).await
     }
 
     pub async fn get(&self, path: &str) -> Resp {
