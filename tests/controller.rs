@@ -348,6 +348,14 @@ fn secret_rotation_reaches_the_gateway_and_a_missing_secret_is_reported() {
     assert!(ready_of(&p).unwrap().2.contains("Secret `"), "{p}");
     wait_ready(&k, &ns, "modelroute/chat", "False", "WaitingForDependency");
     assert!(gateway_state(&c).0.is_empty(), "nothing applied without the key");
+    // The Secret exists but lacks the key.
+    k.apply(&ns, &SECRET.replace("api-key:", "other-key:"));
+    let p = wait_for("SecretNotFound for the missing key", Duration::from_secs(30), || {
+        let v = k.get(&ns, "provider/openai")?;
+        ready_of(&v)?.2.contains("has no key `api-key`").then_some(v)
+    });
+    assert_eq!(ready_of(&p).unwrap().1, "SecretNotFound");
+    assert!(gateway_state(&c).0.is_empty(), "nothing applied without the key");
     k.apply(&ns, SECRET);
     wait_ready(&k, &ns, "provider/openai", "True", "Applied");
     wait_ready(&k, &ns, "modelroute/chat", "True", "Applied");

@@ -1353,3 +1353,21 @@ async fn a_runtime_keys_file_is_shared_and_reread_when_it_changes() {
     let r = e.chat("chat").await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn bad_bodies_say_what_is_wrong_and_where() {
+    let e = Env::new().await;
+    let key = Some(e.key.as_str());
+    for (body, code, says) in [
+        ("{\"model\": ", "invalid_json", "at line 1 column 10"),
+        ("{\"model\": \"a\",\n \"n\": tru}", "invalid_json", "at line 2 column"),
+        ("[1, 2]", "invalid_json", "expected a JSON object"),
+        ("{\"messages\": []}", "missing_model", "request body lacks `model` (a string)"),
+        ("{\"model\": 5}", "invalid_model", "`model` must be a string (got 5)"),
+        ("{\"model\": \"\"}", "invalid_model", "`model` must not be empty"),
+    ] {
+        let r = e.post_raw("/v1/chat/completions", body.to_owned(), key).await;
+        r.failed(400, code);
+        assert!(r.message().contains(says), "{body:?}: {}", r.message());
+    }
+}
